@@ -1,0 +1,1 @@
+"""Marshmallow schemas: what goes over HTTP and onto the queue."""

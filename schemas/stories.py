@@ -1,0 +1,25 @@
+"""Stories: a canonical document and the documents that repeat or translate it."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from schemas.documents import RELATIONS
+
+
+class StoryMember(Schema):
+    document_id = fields.String(required=True)
+    language = fields.String(allow_none=True)
+    title = fields.String(allow_none=True)
+    relation = fields.String(required=True, validate=validate.OneOf(RELATIONS))
+    score = fields.Float(allow_none=True)
+    evidence = fields.Dict(allow_none=True)
+
+
+class StoryOut(Schema):
+    id = fields.String(required=True)
+    canonical_id = fields.String(required=True)
+    revision = fields.Integer(required=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    members = fields.List(fields.Nested(StoryMember), required=True)

@@ -1,0 +1,1 @@
+"""The ingestion service: HTTP API, pipeline stages, storage."""

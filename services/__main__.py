@@ -1,0 +1,30 @@
+"""Command line: `python -m services run|migrate|sweep`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from services.config import Config
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command of the service."""
+    parser = argparse.ArgumentParser(prog="python -m services")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start broker, API, worker and Flower in the foreground")
+    commands.add_parser("migrate", help="apply the database migrations")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        from services.supervisor import run  # noqa: PLC0415
+
+        return run()
+    if args.command == "migrate":
+        from services.storage.migrate import upgrade  # noqa: PLC0415
+
+        upgrade(Config.from_env().database_url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""HTTP API: thin views over the storage and the task queue."""

@@ -1,0 +1,54 @@
+"""What views share: the configuration, a request-scoped session, the task client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from celery import Celery
+from flask import Flask, current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.config import Config
+from services.storage.db import make_engine, make_sessionmaker
+from workers.celery_app import create_celery
+
+
+@dataclass(frozen=True)
+class Resources:
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+    celery: Celery
+
+
+def init_app(app: Flask, config: Config) -> None:
+    """Attach the engine, session factory and Celery client to the app."""
+    engine = make_engine(config.database_url)
+    app.extensions["ingest"] = Resources(
+        config=config,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        celery=create_celery(config),
+    )
+    app.teardown_appcontext(_close_session)
+
+
+def resources() -> Resources:
+    """Return the current app's resources."""
+    found: Resources = current_app.extensions["ingest"]
+    return found
+
+
+def session() -> Session:
+    """Return this request's session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = resources().sessions()
+    db_session: Session = g.db_session
+    return db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    db_session = g.pop("db_session", None)
+    if db_session is not None:
+        db_session.close()

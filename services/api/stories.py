@@ -1,0 +1,46 @@
+"""GET /v1/stories/{id}: a story's canonical document and its members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from schemas.stories import StoryOut
+from services.api import resources
+from services.api.problems import abort
+from services.storage import stories
+
+bp = Blueprint("stories", __name__, url_prefix="/v1", description="Read stories.")
+
+
+@bp.route("/stories/<string:story_id>")
+class Story(MethodView):
+    @bp.etag
+    @bp.response(200, StoryOut)
+    def get(self, story_id: str) -> Any:
+        """Return the story with each member's relation, score and evidence."""
+        session = resources.session()
+        story = stories.get(session, story_id)
+        if story is None:
+            abort(404, f"No story {story_id}.")
+        members = stories.members(session, [story_id])[story_id]
+        return {
+            "id": story.id,
+            "canonical_id": story.canonical_id,
+            "revision": story.revision,
+            "created_at": story.created_at,
+            "updated_at": story.updated_at,
+            "members": [
+                {
+                    "document_id": member.id,
+                    "language": member.language,
+                    "title": member.title,
+                    "relation": member.relation or "canonical",
+                    "score": member.score,
+                    "evidence": member.evidence,
+                }
+                for member in members
+            ],
+        }

@@ -1,0 +1,51 @@
+"""Every setting of the service, read from the environment once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings; each field is the lower-case name of its environment variable."""
+
+    database_url: str = f"sqlite:///{VAR_DIR / 'ingest.db'}"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    max_document_bytes: int = 2 * MIB
+    max_batch_bytes: int = 64 * MIB
+    max_batch_documents: int = 500
+    feed_max_limit: int = 500
+    task_soft_time_limit: int = 60
+    task_time_limit: int = 90
+    visibility_timeout: int = 3600
+    max_deliveries: int = 5
+    max_retries: int = 8
+    sweep_interval_seconds: int = 30
+    sweep_after_seconds: int = 120
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(
+        cls, environ: dict[str, str] | None = None, **overrides: object
+    ) -> Config:
+        """Build the settings from environment variables, then apply overrides."""
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, object] = {}
+        for field in fields(cls):
+            raw = environ.get(field.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[field.name] = int(raw) if field.type == "int" else raw
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

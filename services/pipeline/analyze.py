@@ -1,0 +1,43 @@
+"""Run the per-document stages in order and time each one."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from services.pipeline.fingerprint import Fingerprint, fingerprint
+from services.pipeline.language import LanguageGuess, detect_language
+from services.pipeline.normalize import Normalized, RawDocument, normalize
+from services.pipeline.tag import Tag, tag
+
+STAGES = ("normalize", "language", "tag", "fingerprint")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    normalized: Normalized
+    language: LanguageGuess
+    tags: list[Tag]
+    fingerprint: Fingerprint
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def analyze(
+    raw: RawDocument, clock: Callable[[], float] = time.perf_counter
+) -> Analysis:
+    """Normalize, detect the language, tag and fingerprint one document.
+
+    Pure apart from the clock; `seconds` holds each stage's duration.
+    """
+    seconds: dict[str, float] = {}
+    started = clock()
+    normalized = normalize(raw)
+    seconds["normalize"], started = clock() - started, clock()
+    language = detect_language(normalized.text, raw.language)
+    seconds["language"], started = clock() - started, clock()
+    tags = tag(normalized, language.code)
+    seconds["tag"], started = clock() - started, clock()
+    print_ = fingerprint(normalized, language.code, tags)
+    seconds["fingerprint"] = clock() - started
+    return Analysis(normalized, language, tags, print_, seconds)

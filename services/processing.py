@@ -1,0 +1,126 @@
+"""Process one stored document: run the stages, match it, record the result."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.pipeline.analyze import Analysis, analyze
+from services.pipeline.dedup import TRANSLATION, Match, decide
+from services.pipeline.normalize import RawDocument
+from services.storage import documents, feed, index, stories
+from services.storage.db import DEDUP_LOCK, lock, session_scope
+from services.storage.models import PROCESSED, Document, DocumentTag, utcnow
+
+NEW_STORY = "new_story"
+SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What processing did: `new_story`, a relation name, or `skipped`."""
+
+    result: str
+    seconds: dict[str, float]
+
+
+def raw_document(raw: dict[str, object]) -> RawDocument:
+    """Rebuild the pipeline's input from the stored raw payload."""
+    published = raw.get("published_at")
+    return RawDocument(
+        content=str(raw["content"]),
+        content_type=str(raw.get("content_type") or "text/plain"),
+        title=_text(raw.get("title")),
+        url=_text(raw.get("url")),
+        source=_text(raw.get("source")),
+        language=_text(raw.get("language")),
+        published_at=datetime.fromisoformat(published)
+        if isinstance(published, str)
+        else None,
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def process(
+    factory: sessionmaker[Session], document_id: str, *, max_deliveries: int
+) -> Outcome:
+    """Process the document once in its effects.
+
+    Idempotent: a redelivered or repeated call finds the document processed
+    and changes nothing. The match is decided and recorded under a lock, so
+    two related documents processed at once end in one story.
+    """
+    with session_scope(factory) as session:
+        document = documents.begin_delivery(session, document_id, max_deliveries)
+        raw = dict(document.raw) if document is not None else None
+    if raw is None:
+        return Outcome(SKIPPED, {})
+    analysis = analyze(raw_document(raw))
+    started = time.perf_counter()
+    with session_scope(factory) as session:
+        lock(session, DEDUP_LOCK)
+        document = session.get(Document, document_id, populate_existing=True)
+        if document is None or document.status == PROCESSED:
+            return Outcome(SKIPPED, analysis.seconds)
+        dedup_started = time.perf_counter()
+        candidates = index.find_candidates(
+            session, analysis.fingerprint, exclude_id=document_id
+        )
+        match = decide(
+            analysis.fingerprint,
+            analysis.language.code,
+            analysis.normalized.published_at,
+            candidates,
+        )
+        dedup_seconds = time.perf_counter() - dedup_started
+        result = _record(session, document, analysis, match)
+    seconds = dict(analysis.seconds)
+    seconds["deduplicate"] = dedup_seconds
+    seconds["store"] = time.perf_counter() - started - dedup_seconds
+    return Outcome(result, seconds)
+
+
+def _record(
+    session: Session, document: Document, analysis: Analysis, match: Match | None
+) -> str:
+    normalized = analysis.normalized
+    document.title = normalized.title
+    document.byline = normalized.byline
+    document.published_at = normalized.published_at
+    document.language = analysis.language.code
+    document.language_confidence = analysis.language.confidence
+    document.text = normalized.text
+    document.content_hash = analysis.fingerprint.content_hash
+    document.fingerprint = analysis.fingerprint.data
+    document.tags = [asdict(tag) for tag in analysis.tags]
+    if normalized.source and not document.source:
+        document.source = normalized.source
+    if match is None:
+        story = stories.start(session, document)
+        document.relation, document.score, document.evidence = None, None, None
+        story_update = True
+    else:
+        story_update = match.relation == TRANSLATION
+        story = stories.join(session, match.story_id, new_revision=story_update)
+        document.relation, document.score = match.relation, match.score
+        document.evidence = match.evidence
+    document.story_id = story.id
+    document.status = PROCESSED
+    document.error = None
+    document.processed_at = utcnow()
+    session.add_all(
+        DocumentTag(tag_id=tag_id, document_id=document.id)
+        for tag_id in sorted({tag.id for tag in analysis.tags})
+    )
+    index.add_keys(session, document.id, analysis.fingerprint.keys)
+    session.flush()
+    feed.append(
+        session, document.id, story.id, story.revision, story_update=story_update
+    )
+    return NEW_STORY if match is None else match.relation

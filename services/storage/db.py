@@ -1,0 +1,75 @@
+"""Engines, sessions and the locks that make concurrent writers safe."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+# Keys of the transaction-scoped advisory locks on PostgreSQL.
+DEDUP_LOCK = 7_301_001
+FEED_LOCK = 7_301_002
+
+
+def make_engine(database_url: str, **kwargs: Any) -> Engine:
+    """Create an engine; on SQLite, WAL mode and write transactions that lock up front."""
+    if not database_url.startswith("sqlite"):
+        return create_engine(database_url, pool_pre_ping=True, **kwargs)
+    path = database_url.split("///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(database_url, connect_args={"timeout": 30}, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, say when a transaction begins.
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock at BEGIN, so a read-then-write
+        # transaction cannot interleave with another writer.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Return the session factory bound to the engine."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Yield a session; commit on success, roll back on error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def lock(session: Session, key: int) -> None:
+    """Hold a lock until the transaction ends.
+
+    PostgreSQL: an advisory transaction lock. SQLite: every write transaction
+    already holds the database's single write lock (BEGIN IMMEDIATE).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def ping(session: Session) -> None:
+    """Raise unless the database answers."""
+    session.execute(text("SELECT 1"))

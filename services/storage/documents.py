@@ -1,0 +1,222 @@
+"""Repository functions for documents: accept, deliver, record, fail, sweep."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.storage.models import (
+    FAILED,
+    PROCESSED,
+    PROCESSING,
+    QUEUED,
+    Document,
+    new_id,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    document: Document
+    created: bool
+
+
+def _find_existing(
+    session: Session, fields: dict[str, Any], idempotency_key: str | None
+) -> Document | None:
+    conditions = []
+    if idempotency_key is not None:
+        conditions.append(Document.idempotency_key == idempotency_key)
+    if fields.get("source") is not None and fields.get("external_id") is not None:
+        conditions.append(
+            (Document.source == fields["source"])
+            & (Document.external_id == fields["external_id"])
+        )
+    if not conditions:
+        return None
+    return session.scalars(select(Document).where(or_(*conditions)).limit(1)).first()
+
+
+def _new_document(fields: dict[str, Any], idempotency_key: str | None) -> Document:
+    return Document(
+        id=new_id(),
+        status=QUEUED,
+        idempotency_key=idempotency_key,
+        source=fields.get("source"),
+        external_id=fields.get("external_id"),
+        url=fields.get("url"),
+        raw=raw_payload(fields),
+        deliveries=0,
+    )
+
+
+def raw_payload(fields: dict[str, Any]) -> dict[str, Any]:
+    """Return the input as stored: JSON-safe, never changed afterwards."""
+    return {
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in fields.items()
+    }
+
+
+def accept(
+    session: Session, fields: dict[str, Any], idempotency_key: str | None = None
+) -> Accepted:
+    """Store a new document as queued, or return the one it repeats.
+
+    A repeat has the same idempotency key, or the same source and external id.
+    Safe against a concurrent identical request: the unique constraints decide,
+    and the loser returns the winner's row. Caller commits.
+    """
+    existing = _find_existing(session, fields, idempotency_key)
+    if existing is not None:
+        return Accepted(existing, created=False)
+    document = _new_document(fields, idempotency_key)
+    try:
+        with session.begin_nested():
+            session.add(document)
+    except IntegrityError:
+        existing = _find_existing(session, fields, idempotency_key)
+        if existing is None:
+            raise
+        return Accepted(existing, created=False)
+    return Accepted(document, created=True)
+
+
+def accept_many(session: Session, items: Sequence[dict[str, Any]]) -> list[Accepted]:
+    """Accept a batch in one flush; repeats (also within the batch) return the first.
+
+    Falls back to one savepoint per item when a concurrent request wins a race.
+    Caller commits.
+    """
+    keys = {
+        (item["source"], item["external_id"])
+        for item in items
+        if item.get("source") is not None and item.get("external_id") is not None
+    }
+    known: dict[tuple[str, str], Document] = {}
+    if keys:
+        sources = {source for source, _ in keys}
+        rows = session.scalars(
+            select(Document).where(
+                Document.source.in_(sources),
+                Document.external_id.in_({external for _, external in keys}),
+            )
+        )
+        known = {(row.source, row.external_id): row for row in rows}  # type: ignore[misc]
+    results: list[Accepted] = []
+    fresh: list[Document] = []
+    for item in items:
+        key = (item.get("source"), item.get("external_id"))
+        if key in known:
+            results.append(Accepted(known[key], created=False))  # type: ignore[index]
+            continue
+        document = _new_document(item, None)
+        if None not in key:
+            known[key] = document  # type: ignore[index]
+        fresh.append(document)
+        results.append(Accepted(document, created=True))
+    try:
+        with session.begin_nested():
+            session.add_all(fresh)
+    except IntegrityError:
+        return [accept(session, item) for item in items]
+    return results
+
+
+def mark_enqueued(session: Session, document_ids: Iterable[str]) -> None:
+    """Record that the documents' tasks reached the broker. Caller commits."""
+    ids = list(document_ids)
+    if ids:
+        session.execute(
+            update(Document)
+            .where(Document.id.in_(ids), Document.status == QUEUED)
+            .values(enqueued_at=utcnow())
+        )
+
+
+def get(session: Session, document_id: str) -> Document | None:
+    """Return the document, or None."""
+    return session.get(Document, document_id)
+
+
+def begin_delivery(
+    session: Session, document_id: str, max_deliveries: int
+) -> Document | None:
+    """Count a delivery and mark the document processing.
+
+    Returns None when there is nothing to do: unknown, already processed or
+    failed, or past the delivery limit (then it is marked failed, so a poison
+    message cannot loop). Caller commits.
+    """
+    document = session.get(Document, document_id, with_for_update=True)
+    if document is None or document.status in (PROCESSED, FAILED):
+        return None
+    document.deliveries += 1
+    if document.deliveries > max_deliveries:
+        document.status = FAILED
+        document.error = f"delivered {document.deliveries - 1} times without finishing"
+        return None
+    document.status = PROCESSING
+    return document
+
+
+def mark_failed(session: Session, document_id: str, error: str) -> None:
+    """Mark the document failed for good and keep the error. Caller commits."""
+    session.execute(
+        update(Document)
+        .where(Document.id == document_id, Document.status != PROCESSED)
+        .values(status=FAILED, error=error[:4000], updated_at=utcnow())
+    )
+
+
+def requeue(session: Session, document_id: str) -> bool:
+    """Put a failed document back in the queue with a fresh delivery budget.
+
+    Returns False, changing nothing, unless the document exists and failed.
+    Caller commits, then enqueues.
+    """
+    document = session.get(Document, document_id, with_for_update=True)
+    if document is None or document.status != FAILED:
+        return False
+    document.status = QUEUED
+    document.error = None
+    document.deliveries = 0
+    document.enqueued_at = None
+    return True
+
+
+def find_stuck(
+    session: Session,
+    now: datetime,
+    queued_after: timedelta,
+    processing_after: timedelta,
+    limit: int = 1000,
+) -> list[str]:
+    """Return ids of documents that no task is going to finish.
+
+    Queued rows never handed to the broker, or handed over long ago; and rows
+    left processing longer than any task may run (their worker died).
+    """
+    stale_queue = (Document.status == QUEUED) & (
+        (
+            Document.enqueued_at.is_(None)
+            & (Document.received_at < now - timedelta(seconds=5))
+        )
+        | (Document.enqueued_at < now - queued_after)
+    )
+    stale_processing = (Document.status == PROCESSING) & (
+        Document.updated_at < now - processing_after
+    )
+    query = (
+        select(Document.id)
+        .where(stale_queue | stale_processing)
+        .order_by(Document.received_at)
+    )
+    return list(session.scalars(query.limit(limit)))

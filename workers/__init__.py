@@ -1,0 +1,1 @@
+"""Celery workers: the app, its configuration and thin task wrappers."""

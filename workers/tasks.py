@@ -1,0 +1,131 @@
+"""Thin Celery tasks. Names and arguments are a wire format: add keyword-only arguments."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery, Task, shared_task
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from services import processing
+from services.config import Config
+from services.storage import documents
+from services.storage.db import make_engine, make_sessionmaker, session_scope
+from services.storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+PROCESS_DOCUMENT = "ingest.process_document"
+SWEEP = "ingest.sweep"
+
+TRANSIENT = (
+    OperationalError,
+    BrokerError,
+    RedisConnectionError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+class PipelineTask(Task):  # type: ignore[misc]
+    """Base task: late acks, redelivery on worker loss, backoff with jitter."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    _sessions: tuple[int, sessionmaker[Session]] | None = None
+
+    @property
+    def config(self) -> Config:
+        config: Config = self.app.conf.service_config
+        return config
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """Return this process's session factory (built after fork, once)."""
+        if self._sessions is None or self._sessions[0] != os.getpid():
+            engine = make_engine(self.config.database_url)
+            type(self)._sessions = (os.getpid(), make_sessionmaker(engine))
+        assert self._sessions is not None
+        return self._sessions[1]
+
+    def retry_transient(self, exc: Exception) -> None:
+        """Retry after an exponential, jittered delay; give up after the budget."""
+        delay = min(300, 2**self.request.retries) * random.uniform(0.5, 1.5)
+        log.warning(
+            "transient error, retry %s in %.1fs: %r",
+            self.request.retries + 1,
+            delay,
+            exc,
+        )
+        raise self.retry(exc=exc, countdown=delay, max_retries=self.config.max_retries)
+
+
+def _is_transient(exc: Exception) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, TRANSIENT)
+
+
+@shared_task(bind=True, base=PipelineTask, name=PROCESS_DOCUMENT)
+def process_document(self: PipelineTask, document_id: str) -> str:
+    """Process one stored document; a final failure is recorded on the document."""
+    try:
+        outcome = processing.process(
+            self.sessions, document_id, max_deliveries=self.config.max_deliveries
+        )
+    except Exception as exc:
+        if _is_transient(exc) and self.request.retries < self.config.max_retries:
+            self.retry_transient(exc)
+        with session_scope(self.sessions) as session:
+            documents.mark_failed(session, document_id, f"{type(exc).__name__}: {exc}")
+        raise
+    log.info("document %s: %s", document_id, outcome.result)
+    return outcome.result
+
+
+@shared_task(bind=True, base=PipelineTask, name=SWEEP)
+def sweep(self: PipelineTask) -> int:
+    """Re-enqueue documents that no task is going to finish."""
+    config = self.config
+    with session_scope(self.sessions) as session:
+        ids = documents.find_stuck(
+            session,
+            utcnow(),
+            queued_after=timedelta(seconds=config.sweep_after_seconds),
+            processing_after=timedelta(seconds=config.task_time_limit * 2),
+        )
+    if ids:
+        log.info("sweeper re-enqueues %d documents", len(ids))
+        enqueue_processing(self.app, ids)
+        with session_scope(self.sessions) as session:
+            documents.mark_enqueued(session, ids)
+    return len(ids)
+
+
+def enqueue_processing(celery: Celery, document_ids: Iterable[str]) -> list[str]:
+    """Send one processing task per document; return the ids that reached the broker.
+
+    Never raises for a broker outage: the documents stay queued in the
+    database and the sweeper sends them later.
+    """
+    sent: list[str] = []
+    try:
+        with celery.producer_or_acquire() as producer:
+            for document_id in document_ids:
+                celery.send_task(
+                    PROCESS_DOCUMENT, args=[document_id], producer=producer, retry=False
+                )
+                sent.append(document_id)
+    except Exception as exc:  # noqa: BLE001 - any broker failure leaves the rest to the sweeper
+        log.warning(
+            "broker unavailable, %d documents left to the sweeper: %r", len(sent), exc
+        )
+    return sent
