@@ -14,22 +14,14 @@ RELATIONS = ("canonical", "translation", "near_duplicate", "exact_duplicate")
 class DocumentIn(Schema):
     """A document submitted for ingestion. Unknown fields are rejected."""
 
-    content = fields.String(
-        required=True, metadata={"description": "Text or HTML body."}
-    )
-    content_type = fields.String(
-        load_default="text/plain", validate=validate.OneOf(CONTENT_TYPES)
-    )
+    content = fields.String(required=True, metadata={"description": "Text or HTML body."})
+    content_type = fields.String(load_default="text/plain", validate=validate.OneOf(CONTENT_TYPES))
     title = fields.String(validate=validate.Length(max=1000), allow_none=True)
     url = fields.Url(validate=validate.Length(max=4000), allow_none=True)
     source = fields.String(validate=validate.Length(min=1, max=200), allow_none=True)
-    external_id = fields.String(
-        validate=validate.Length(min=1, max=200), allow_none=True
-    )
+    external_id = fields.String(validate=validate.Length(min=1, max=200), allow_none=True)
     language = fields.String(
-        validate=validate.Regexp(
-            r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", error="Not a language code."
-        ),
+        validate=validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", error="Not a language code."),
         allow_none=True,
         metadata={"description": "A hint (ISO 639-1); detection decides."},
     )
@@ -47,9 +39,7 @@ class DocumentIn(Schema):
 
 
 class BatchIn(Schema):
-    documents = fields.List(
-        fields.Dict(), required=True, validate=validate.Length(min=1)
-    )
+    documents = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1))
 
 
 class DocumentAccepted(Schema):
@@ -60,9 +50,7 @@ class DocumentAccepted(Schema):
 
 class BatchItemResult(Schema):
     index = fields.Integer(required=True)
-    status = fields.Integer(
-        required=True, metadata={"description": "HTTP status for this item."}
-    )
+    status = fields.Integer(required=True, metadata={"description": "HTTP status for this item."})
     id = fields.String()
     location = fields.String()
     problem = fields.Dict()
@@ -106,9 +94,7 @@ class DocumentOut(Schema):
     evidence = fields.Dict(allow_none=True)
     error = fields.String(allow_none=True)
     deliveries = fields.Integer()
-    raw = fields.Dict(
-        metadata={"description": "The input as received; only with ?include=raw."}
-    )
+    raw = fields.Dict(metadata={"description": "The input as received; only with ?include=raw."})
 
 
 class DocumentQuery(Schema):

@@ -16,11 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply the database migrations")
     args = parser.parse_args(argv)
     if args.command == "run":
-        from services.supervisor import run  # noqa: PLC0415
+        from services.supervisor import run
 
         return run()
     if args.command == "migrate":
-        from services.storage.migrate import upgrade  # noqa: PLC0415
+        from services.storage.migrate import upgrade
 
         upgrade(Config.from_env().database_url)
     return 0

@@ -28,13 +28,12 @@ class Config:
     max_deliveries: int = 5
     max_retries: int = 8
     sweep_interval_seconds: int = 30
-    sweep_after_seconds: int = 120
+    sweep_unsent_after_seconds: int = 5
+    sweep_after_seconds: int = 900
     log_level: str = "INFO"
 
     @classmethod
-    def from_env(
-        cls, environ: dict[str, str] | None = None, **overrides: object
-    ) -> Config:
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Config:
         """Build the settings from environment variables, then apply overrides."""
         environ = dict(os.environ if environ is None else environ)
         values: dict[str, object] = {}

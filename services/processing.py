@@ -37,9 +37,7 @@ def raw_document(raw: dict[str, object]) -> RawDocument:
         url=_text(raw.get("url")),
         source=_text(raw.get("source")),
         language=_text(raw.get("language")),
-        published_at=datetime.fromisoformat(published)
-        if isinstance(published, str)
-        else None,
+        published_at=datetime.fromisoformat(published) if isinstance(published, str) else None,
     )
 
 
@@ -47,9 +45,7 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def process(
-    factory: sessionmaker[Session], document_id: str, *, max_deliveries: int
-) -> Outcome:
+def process(factory: sessionmaker[Session], document_id: str, *, max_deliveries: int) -> Outcome:
     """Process the document once in its effects.
 
     Idempotent: a redelivered or repeated call finds the document processed
@@ -69,9 +65,7 @@ def process(
         if document is None or document.status == PROCESSED:
             return Outcome(SKIPPED, analysis.seconds)
         dedup_started = time.perf_counter()
-        candidates = index.find_candidates(
-            session, analysis.fingerprint, exclude_id=document_id
-        )
+        candidates = index.find_candidates(session, analysis.fingerprint, exclude_id=document_id)
         match = decide(
             analysis.fingerprint,
             analysis.language.code,
@@ -86,9 +80,7 @@ def process(
     return Outcome(result, seconds)
 
 
-def _record(
-    session: Session, document: Document, analysis: Analysis, match: Match | None
-) -> str:
+def _record(session: Session, document: Document, analysis: Analysis, match: Match | None) -> str:
     normalized = analysis.normalized
     document.title = normalized.title
     document.byline = normalized.byline
@@ -120,7 +112,5 @@ def _record(
     )
     index.add_keys(session, document.id, analysis.fingerprint.keys)
     session.flush()
-    feed.append(
-        session, document.id, story.id, story.revision, story_update=story_update
-    )
+    feed.append(session, document.id, story.id, story.revision, story_update=story_update)
     return NEW_STORY if match is None else match.relation

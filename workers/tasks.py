@@ -7,7 +7,6 @@ import os
 import random
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
 from celery import Celery, Task, shared_task
 from kombu.exceptions import OperationalError as BrokerError
@@ -35,12 +34,12 @@ TRANSIENT = (
 )
 
 
-class PipelineTask(Task):  # type: ignore[misc]
+class PipelineTask(Task):
     """Base task: late acks, redelivery on worker loss, backoff with jitter."""
 
     acks_late = True
     reject_on_worker_lost = True
-    _sessions: tuple[int, sessionmaker[Session]] | None = None
+    _sessions: tuple[tuple[int, str], sessionmaker[Session]] | None = None
 
     @property
     def config(self) -> Config:
@@ -50,9 +49,10 @@ class PipelineTask(Task):  # type: ignore[misc]
     @property
     def sessions(self) -> sessionmaker[Session]:
         """Return this process's session factory (built after fork, once)."""
-        if self._sessions is None or self._sessions[0] != os.getpid():
+        owner = (os.getpid(), self.config.database_url)
+        if self._sessions is None or self._sessions[0] != owner:
             engine = make_engine(self.config.database_url)
-            type(self)._sessions = (os.getpid(), make_sessionmaker(engine))
+            type(self)._sessions = (owner, make_sessionmaker(engine))
         assert self._sessions is not None
         return self._sessions[1]
 
@@ -99,6 +99,7 @@ def sweep(self: PipelineTask) -> int:
         ids = documents.find_stuck(
             session,
             utcnow(),
+            unsent_after=timedelta(seconds=config.sweep_unsent_after_seconds),
             queued_after=timedelta(seconds=config.sweep_after_seconds),
             processing_after=timedelta(seconds=config.task_time_limit * 2),
         )
@@ -125,7 +126,5 @@ def enqueue_processing(celery: Celery, document_ids: Iterable[str]) -> list[str]
                 )
                 sent.append(document_id)
     except Exception as exc:  # noqa: BLE001 - any broker failure leaves the rest to the sweeper
-        log.warning(
-            "broker unavailable, %d documents left to the sweeper: %r", len(sent), exc
-        )
+        log.warning("broker unavailable, %d documents left to the sweeper: %r", len(sent), exc)
     return sent

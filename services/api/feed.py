@@ -16,18 +16,14 @@ from services.api.problems import abort
 from services.storage import feed, stories
 from services.storage.models import Document, FeedEntry
 
-bp = Blueprint(
-    "feed", __name__, url_prefix="/v1", description="Read the processed feed."
-)
+bp = Blueprint("feed", __name__, url_prefix="/v1", description="Read the processed feed.")
 
 CURSOR_PREFIX = "feed:v1:"
 
 
 def encode_cursor(seq: int) -> str:
     """Return the opaque cursor for a feed position."""
-    return (
-        base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{seq}".encode()).decode().rstrip("=")
-    )
+    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{seq}".encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> int:
@@ -53,9 +49,7 @@ def _items(entries: list[FeedEntry], view: str) -> list[dict[str, Any]]:
         group = members[entry.story_id]
         by_id = {member.id: member for member in group}
         if view == feed.STORIES:
-            shown = next(
-                (m for m in group if m.relation is None), by_id[entry.document_id]
-            )
+            shown = next((m for m in group if m.relation is None), by_id[entry.document_id])
         else:
             shown = by_id[entry.document_id]
         items.append(_item(entry, shown, group))
@@ -82,9 +76,7 @@ def _item(entry: FeedEntry, shown: Document, group: list[Document]) -> dict[str,
             for m in group
             if m.relation == "translation"
         ],
-        "duplicates": sum(
-            m.relation in ("exact_duplicate", "near_duplicate") for m in group
-        ),
+        "duplicates": sum(m.relation in ("exact_duplicate", "near_duplicate") for m in group),
         "link": f"/v1/stories/{entry.story_id}",
     }
 

@@ -30,16 +30,12 @@ def _check_body() -> Response | None:
         return None
     config = resources.resources().config
     batch = request.endpoint == "intake.Batch"
-    limit = (
-        config.max_batch_bytes if batch else config.max_document_bytes + ENVELOPE_BYTES
-    )
+    limit = config.max_batch_bytes if batch else config.max_document_bytes + ENVELOPE_BYTES
     request.max_content_length = limit
     if request.content_length is not None and request.content_length > limit:
         return problem(413, "Payload too large", f"The body exceeds {limit} bytes.")
     if not request.is_json:
-        return problem(
-            415, "Unsupported media type", "Send the body as application/json."
-        )
+        return problem(415, "Unsupported media type", "Send the body as application/json.")
     return None
 
 
@@ -67,9 +63,7 @@ def _send(document_ids: list[str]) -> None:
 class Documents(MethodView):
     @bp.arguments(DocumentIn)
     @bp.response(202, DocumentAccepted)
-    @bp.alt_response(
-        200, schema=DocumentAccepted, description="A repeat: the first document."
-    )
+    @bp.alt_response(200, schema=DocumentAccepted, description="A repeat: the first document.")
     @bp.alt_response(413, description="The document is too large.")
     @bp.alt_response(415, description="The body is not JSON.")
     def post(self, fields: dict[str, Any]) -> Any:
@@ -82,9 +76,7 @@ class Documents(MethodView):
                 [{"field": "json.content", "message": "Too large."}],
             )
         session = resources.session()
-        accepted = documents.accept(
-            session, fields, request.headers.get("Idempotency-Key")
-        )
+        accepted = documents.accept(session, fields, request.headers.get("Idempotency-Key"))
         session.commit()
         body = _accepted(accepted.document.id, accepted.document.status)
         if not accepted.created:

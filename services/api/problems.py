@@ -66,15 +66,13 @@ def flatten(messages: Any, prefix: str = "") -> Iterator[dict[str, str]]:
         yield {"field": prefix, "message": str(messages)}
 
 
-def abort(
-    status: int, detail: str, errors: list[dict[str, str]] | None = None
-) -> NoReturn:
+def abort(status: int, detail: str, errors: list[dict[str, str]] | None = None) -> NoReturn:
     """Stop the request with a problem response; works inside any decorated view."""
     smorest_abort(status, message=detail, field_errors=errors)
     raise AssertionError("unreachable")
 
 
-class ProblemApi(Api):  # type: ignore[misc]
+class ProblemApi(Api):
     """flask-smorest's Api, with problem+json error bodies."""
 
     ERROR_SCHEMA = Problem

@@ -23,9 +23,7 @@ class Analysis:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def analyze(
-    raw: RawDocument, clock: Callable[[], float] = time.perf_counter
-) -> Analysis:
+def analyze(raw: RawDocument, clock: Callable[[], float] = time.perf_counter) -> Analysis:
     """Normalize, detect the language, tag and fingerprint one document.
 
     Pure apart from the clock; `seconds` holds each stage's duration.

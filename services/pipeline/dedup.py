@@ -1,17 +1,58 @@
-"""Decide whether a document repeats, edits or translates a stored one."""
+"""Decide whether a document repeats, edits or translates a stored one.
+
+Three relations, tried in this order for each candidate:
+
+- `exact_duplicate`: the same content hash (matching form of the body).
+- `near_duplicate`: the same language and an estimated Jaccard similarity of
+  word 3-shingles (from the stored MinHash signatures) of at least
+  `near_jaccard` (0.5), or the smaller text contained at `near_containment`
+  (0.85) in the larger with Jaccard at least `near_min_jaccard` (0.35): a
+  re-publication with a changed headline, added boilerplate or cut paragraphs.
+- `translation`: different languages and language-independent evidence
+  (dates, numbers, tag ids, transliterated name skeletons). The score is
+
+      coverage * (0.4 + 0.6 * order) * length_fit * time_fit
+
+  where coverage is the weighted share of the evidence the two documents
+  have in common (Dice; for names against a script without letter case, the
+  share of the cased side's names), order is the share of shared items at
+  about the same relative position, length_fit penalises a length ratio far
+  from the languages' usual one and time_fit publication dates far apart.
+  A translation needs score >= `translation_score` (0.5) and shared weight
+  >= `translation_strength` (8: for example a day of a month, a rare number
+  and a name). Two articles about the same event share names and some
+  numbers but not most of them, nor in the same order: precision comes
+  before recall, since a false merge hides an article.
+
+  With embeddings on both sides (optional backend), a cosine similarity of at
+  least `embedding_cosine` also accepts a pair whose offline score reaches
+  `embedding_score_floor`.
+"""
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.pipeline.fingerprint import Fingerprint
+import numpy as np
+
+from services.pipeline.fingerprint import (
+    Fingerprint,
+    decode_signature,
+    evidence_weight,
+    length_factor,
+)
 
 EXACT = "exact_duplicate"
 NEAR = "near_duplicate"
 TRANSLATION = "translation"
+
+_PRIORITY = {EXACT: 3, NEAR: 2, TRANSLATION: 1}
+_UNDETERMINED = {"", "und", "unknown"}
 
 
 @dataclass(frozen=True)
@@ -32,20 +73,258 @@ class Match:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision thresholds; see the module docstring for their meaning."""
+
+    near_jaccard: float = 0.5
+    near_containment: float = 0.85
+    near_min_jaccard: float = 0.35
+    translation_score: float = 0.5
+    translation_strength: float = 8.0
+    position_tolerance: float = 0.15
+    embedding_cosine: float = 0.8
+    embedding_score_floor: float = 0.25
+
+
 def decide(
     fingerprint: Fingerprint,
     language: str,
     published_at: datetime | None,
     candidates: Sequence[Candidate],
+    *,
+    thresholds: Thresholds | None = None,
 ) -> Match | None:
-    """Return the best match among the candidates, or None for a new story."""
+    """Return the best match among the candidates, or None for a new story.
+
+    Pure and deterministic: an exact duplicate beats a near duplicate beats a
+    translation, then the higher score, then the smaller document id.
+    """
+    thresholds = thresholds or Thresholds()
+    best: Match | None = None
     for candidate in candidates:
-        if candidate.fingerprint.content_hash == fingerprint.content_hash:
-            return Match(
-                candidate.document_id,
-                candidate.story_id,
-                EXACT,
-                1.0,
-                {"content_hash": fingerprint.content_hash},
-            )
+        match = compare(fingerprint, language, published_at, candidate, thresholds)
+        if match is not None and (best is None or _rank(match) > _rank(best)):
+            best = match
+    return best
+
+
+def _rank(match: Match) -> tuple[int, float, tuple[int, ...]]:
+    return (
+        _PRIORITY[match.relation],
+        round(match.score, 6),
+        tuple(-ord(c) for c in match.document_id),
+    )
+
+
+def compare(
+    fingerprint: Fingerprint,
+    language: str,
+    published_at: datetime | None,
+    candidate: Candidate,
+    thresholds: Thresholds,
+) -> Match | None:
+    """Return the relation of a document to one candidate, or None."""
+    other = candidate.fingerprint
+    if other.content_hash == fingerprint.content_hash:
+        return _match(candidate, EXACT, 1.0, {"content_hash": fingerprint.content_hash})
+    same_language = _same_language(language, candidate.language)
+    if same_language:
+        near = near_evidence(fingerprint.data, other.data)
+        jaccard, containment = near["jaccard"], near["containment"]
+        if jaccard >= thresholds.near_jaccard or (
+            containment >= thresholds.near_containment and jaccard >= thresholds.near_min_jaccard
+        ):
+            return _match(candidate, NEAR, jaccard, near)
+        return None
+    if language.lower() in _UNDETERMINED or candidate.language.lower() in _UNDETERMINED:
+        return None
+    evidence = translation_evidence(
+        fingerprint.data,
+        other.data,
+        language,
+        candidate.language,
+        published_at,
+        candidate.published_at,
+        thresholds,
+    )
+    score, strength = evidence["score"], evidence["strength"]
+    accepted = score >= thresholds.translation_score and strength >= thresholds.translation_strength
+    cosine = evidence.get("cosine")
+    if not accepted and cosine is not None:
+        accepted = (
+            cosine >= thresholds.embedding_cosine and score >= thresholds.embedding_score_floor
+        )
+    if accepted:
+        return _match(candidate, TRANSLATION, score, evidence)
     return None
+
+
+def _match(candidate: Candidate, relation: str, score: float, evidence: dict[str, Any]) -> Match:
+    return Match(candidate.document_id, candidate.story_id, relation, round(score, 4), evidence)
+
+
+def _same_language(a: str, b: str) -> bool:
+    return a.split("-", maxsplit=1)[0].lower() == b.split("-", maxsplit=1)[0].lower()
+
+
+def near_evidence(data: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """Return the estimated Jaccard and containment of two shingle sets."""
+    mine = decode_signature(str(data.get("mh", "")))
+    theirs = decode_signature(str(other.get("mh", "")))
+    if not len(mine) or len(mine) != len(theirs):
+        return {"jaccard": 0.0, "containment": 0.0, "shingles": [0, 0]}
+    jaccard = float(np.count_nonzero(mine == theirs)) / len(mine)
+    sizes = [int(data.get("ns", 0)), int(other.get("ns", 0))]
+    shared = jaccard * sum(sizes) / (1 + jaccard)
+    containment = min(1.0, shared / max(1, min(sizes)))
+    return {
+        "jaccard": round(jaccard, 4),
+        "containment": round(containment, 4),
+        "shingles": sizes,
+    }
+
+
+CASELESS_NAME_SHARE = 0.5
+_KINDS = {"n": "numbers", "d": "dates", "m": "dates", "s": "names", "t": "entities"}
+
+
+def translation_evidence(
+    data: dict[str, Any],
+    other: dict[str, Any],
+    language: str,
+    other_language: str,
+    published_at: datetime | None,
+    other_published_at: datetime | None,
+    thresholds: Thresholds,
+) -> dict[str, Any]:
+    """Return the translation score of two documents and what it rests on.
+
+    Symmetric in its two documents. The result is JSON-serializable and has
+    `score` and `strength` (total weight of the shared evidence).
+    """
+    mine: dict[str, float] = data.get("ev") or {}
+    theirs: dict[str, float] = other.get("ev") or {}
+    cased, other_cased = bool(data.get("cased", True)), bool(other.get("cased", True))
+    shared_weight = denominator = 0.0
+    shared: dict[str, list[str]] = {name: [] for name in ("dates", "numbers", "names", "entities")}
+    matched: list[tuple[str, str]] = []
+    for kind, name in _KINDS.items():
+        if kind == "s" and not (cased or other_cased):
+            continue
+        a = {k for k in mine if k.startswith(kind + ":")}
+        b = {k for k in theirs if k.startswith(kind + ":")}
+        pairs = [(k, k) for k in sorted(a & b)]
+        if kind == "s":
+            pairs += _prefix_matches(a - b, b - a)
+        weight_a = sum(evidence_weight(k) for k in a)
+        weight_b = sum(evidence_weight(k) for k in b)
+        if kind == "s":
+            # Languages capitalise different words (English titles, German
+            # nouns): expect the smaller set of capitalised words to be shared,
+            # and half of them against a script without letter case.
+            if cased and other_cased:
+                denominator += min(weight_a, weight_b)
+            else:
+                denominator += CASELESS_NAME_SHARE * (weight_a if cased else weight_b)
+        else:
+            denominator += (weight_a + weight_b) / 2
+        shared_weight += sum(min(evidence_weight(p), evidence_weight(q)) for p, q in pairs)
+        shared[name].extend(p if len(p) <= len(q) else q for p, q in pairs)
+        matched.extend(pairs)
+    coverage = min(1.0, shared_weight / denominator) if denominator else 0.0
+
+    placed = [(mine[p], theirs[q]) for p, q in matched if mine[p] >= 0 and theirs[q] >= 0]
+    if len(placed) >= 3:
+        close = sum(abs(x - y) <= thresholds.position_tolerance for x, y in placed)
+        order = close / len(placed)
+    else:
+        order = 0.5
+
+    length_ratio = _length_ratio(data, other, language, other_language)
+    misfit = abs(math.log(length_ratio)) if length_ratio > 0 else 9.0
+    length_fit = 1.0 if misfit <= 0.4 else max(0.0, 1.0 - (misfit - 0.4) / 0.6)
+    hours = None
+    time_fit = 1.0
+    if published_at is not None and other_published_at is not None:
+        try:
+            hours = abs((published_at - other_published_at).total_seconds()) / 3600
+        except TypeError:
+            hours = None
+        if hours is not None and hours > 72:
+            time_fit = 0.85 if hours <= 24 * 14 else 0.6
+
+    score = coverage * (0.4 + 0.6 * order) * length_fit * time_fit
+    evidence: dict[str, Any] = {
+        "score": round(score, 4),
+        "strength": round(shared_weight, 2),
+        "coverage": round(coverage, 4),
+        "order": round(order, 4),
+        "length_ratio": round(length_ratio, 3),
+        "hours_apart": None if hours is None else round(hours, 1),
+        "dates": [k[2:] for k in shared["dates"]],
+        "numbers": [k[2:] for k in shared["numbers"]],
+        "names": _surfaces(shared["names"], data, other),
+        "entities": [k[2:] for k in shared["entities"]],
+        "passages": _passages(matched, mine, theirs, data, other),
+    }
+    cosine = _cosine(data.get("emb"), other.get("emb"))
+    if cosine is not None:
+        evidence["cosine"] = round(cosine, 4)
+    return evidence
+
+
+def _prefix_matches(a: set[str], b: set[str]) -> list[tuple[str, str]]:
+    """Pair 3-letter skeletons of one side with the skeletons they begin on the other.
+
+    Inflection can add a consonant to a short name ('ptn' Putin, 'ptns'
+    Putins); such a match counts with the short key's (lower) weight.
+    """
+    found = []
+    for key in sorted(a):
+        if len(key) == 5:
+            found += [(key, other) for other in sorted(b) if other.startswith(key)][:1]
+    for key in sorted(b):
+        if len(key) == 5:
+            found += [(other, key) for other in sorted(a) if other.startswith(key)][:1]
+    return found
+
+
+def _length_ratio(data: dict[str, Any], other: dict[str, Any], lang: str, other_lang: str) -> float:
+    mine = float(data.get("len", 0)) / length_factor(lang)
+    theirs = float(other.get("len", 0)) / length_factor(other_lang)
+    if mine <= 0 or theirs <= 0:
+        return 0.0
+    return mine / theirs
+
+
+def _surfaces(keys: list[str], data: dict[str, Any], other: dict[str, Any]) -> list[str]:
+    mine, theirs = data.get("sf") or {}, other.get("sf") or {}
+    return [mine.get(k[2:]) or theirs.get(k[2:]) or k[2:] for k in keys]
+
+
+def _passages(
+    matched: list[tuple[str, str]],
+    mine: dict[str, float],
+    theirs: dict[str, float],
+    data: dict[str, Any],
+    other: dict[str, Any],
+) -> list[dict[str, Any]]:
+    starts_a, starts_b = data.get("par") or [0.0], other.get("par") or [0.0]
+    pairs: dict[tuple[int, int], list[str]] = {}
+    for key, other_key in matched:
+        if mine[key] < 0 or theirs[other_key] < 0:
+            continue
+        a = max(0, bisect.bisect_right(starts_a, mine[key]) - 1)
+        b = max(0, bisect.bisect_right(starts_b, theirs[other_key]) - 1)
+        pairs.setdefault((a, b), []).append(key)
+    ranked = sorted(pairs.items(), key=lambda item: (-len(item[1]), item[0]))[:8]
+    return [{"paragraph": a, "other_paragraph": b, "keys": ks} for (a, b), ks in ranked]
+
+
+def _cosine(a: Any, b: Any) -> float | None:
+    if not a or not b or len(a) != len(b):
+        return None
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    norm = float(np.linalg.norm(x) * np.linalg.norm(y))
+    return float(x @ y) / norm if norm else None

@@ -36,8 +36,7 @@ def _find_existing(
         conditions.append(Document.idempotency_key == idempotency_key)
     if fields.get("source") is not None and fields.get("external_id") is not None:
         conditions.append(
-            (Document.source == fields["source"])
-            & (Document.external_id == fields["external_id"])
+            (Document.source == fields["source"]) & (Document.external_id == fields["external_id"])
         )
     if not conditions:
         return None
@@ -134,11 +133,7 @@ def mark_enqueued(session: Session, document_ids: Iterable[str]) -> None:
     """Record that the documents' tasks reached the broker. Caller commits."""
     ids = list(document_ids)
     if ids:
-        session.execute(
-            update(Document)
-            .where(Document.id.in_(ids), Document.status == QUEUED)
-            .values(enqueued_at=utcnow())
-        )
+        session.execute(update(Document).where(Document.id.in_(ids)).values(enqueued_at=utcnow()))
 
 
 def get(session: Session, document_id: str) -> Document | None:
@@ -146,9 +141,7 @@ def get(session: Session, document_id: str) -> Document | None:
     return session.get(Document, document_id)
 
 
-def begin_delivery(
-    session: Session, document_id: str, max_deliveries: int
-) -> Document | None:
+def begin_delivery(session: Session, document_id: str, max_deliveries: int) -> Document | None:
     """Count a delivery and mark the document processing.
 
     Returns None when there is nothing to do: unknown, already processed or
@@ -195,28 +188,23 @@ def requeue(session: Session, document_id: str) -> bool:
 def find_stuck(
     session: Session,
     now: datetime,
+    unsent_after: timedelta,
     queued_after: timedelta,
     processing_after: timedelta,
     limit: int = 1000,
 ) -> list[str]:
     """Return ids of documents that no task is going to finish.
 
-    Queued rows never handed to the broker, or handed over long ago; and rows
+    Queued rows never handed to the broker (the broker was down), or handed
+    over long ago (the message was lost); and rows
     left processing longer than any task may run (their worker died).
     """
     stale_queue = (Document.status == QUEUED) & (
-        (
-            Document.enqueued_at.is_(None)
-            & (Document.received_at < now - timedelta(seconds=5))
-        )
+        (Document.enqueued_at.is_(None) & (Document.received_at <= now - unsent_after))
         | (Document.enqueued_at < now - queued_after)
     )
     stale_processing = (Document.status == PROCESSING) & (
         Document.updated_at < now - processing_after
     )
-    query = (
-        select(Document.id)
-        .where(stale_queue | stale_processing)
-        .order_by(Document.received_at)
-    )
+    query = select(Document.id).where(stale_queue | stale_processing).order_by(Document.received_at)
     return list(session.scalars(query.limit(limit)))

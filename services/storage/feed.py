@@ -38,9 +38,7 @@ def append(
     return entry
 
 
-def page(
-    session: Session, *, after: int, limit: int, view: str = STORIES
-) -> list[FeedEntry]:
+def page(session: Session, *, after: int, limit: int, view: str = STORIES) -> list[FeedEntry]:
     """Return up to `limit` entries after the sequence number `after`, oldest first."""
     query = select(FeedEntry).where(FeedEntry.seq > after)
     if view == STORIES:

@@ -36,9 +36,7 @@ def find_candidates(
         shared = func.count().label("shared")
         ids += session.scalars(
             select(MatchKey.document_id)
-            .where(
-                MatchKey.key.in_(fingerprint.keys), MatchKey.document_id != exclude_id
-            )
+            .where(MatchKey.key.in_(fingerprint.keys), MatchKey.document_id != exclude_id)
             .group_by(MatchKey.document_id)
             .order_by(shared.desc(), MatchKey.document_id)
             .limit(limit)

@@ -21,7 +21,5 @@ def alembic_config(database_url: str) -> AlembicConfig:
 def upgrade(database_url: str) -> None:
     """Bring the database to the newest schema. Idempotent."""
     if database_url.startswith("sqlite:///"):
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(
-            parents=True, exist_ok=True
-        )
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(database_url), "head")

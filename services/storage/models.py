@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -58,15 +58,13 @@ def new_id() -> str:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
 
 
 class Document(Base):
     __tablename__ = "documents"
     __table_args__ = (
-        UniqueConstraint(
-            "source", "external_id", name="uq_documents_source_external_id"
-        ),
+        UniqueConstraint("source", "external_id", name="uq_documents_source_external_id"),
         Index("ix_documents_status_updated_at", "status", "updated_at"),
     )
 

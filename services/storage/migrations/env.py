@@ -2,6 +2,7 @@
 
 from alembic import context
 from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 from services.storage.models import Base
 
@@ -10,7 +11,7 @@ config = context.config
 
 def run() -> None:
     connectable = config.attributes.get("connection") or create_engine(
-        config.get_main_option("sqlalchemy.url")
+        config.get_main_option("sqlalchemy.url"), poolclass=NullPool
     )
     if hasattr(connectable, "connect"):
         with connectable.connect() as connection:

@@ -1,0 +1,84 @@
+"""Integration fixtures: the Flask app, a client, a real Celery worker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from celery import Celery
+from celery.contrib.testing.worker import start_worker
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.app import create_app
+from services.config import Config
+from services.storage.db import make_engine, make_sessionmaker
+from services.storage.models import (
+    PROCESSING,
+    QUEUED,
+    Document,
+    DocumentTag,
+    FeedEntry,
+    MatchKey,
+    Story,
+)
+from workers.celery_app import create_celery
+
+
+@pytest.fixture(scope="session")
+def sessions(config: Config) -> sessionmaker[Session]:
+    return make_sessionmaker(make_engine(config.database_url))
+
+
+def _busy(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        query = select(func.count()).where(Document.status.in_((QUEUED, PROCESSING)))
+        return int(session.scalar(query) or 0)
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables(sessions: sessionmaker[Session], worker: object) -> Iterator[None]:
+    """Leave every test with empty tables, once the worker has finished its documents."""
+    yield
+    wait_for(lambda: _busy(sessions) == 0, timeout=60)
+    with sessions.begin() as session:
+        for table in (FeedEntry, DocumentTag, MatchKey, Document, Story):
+            session.execute(delete(table))
+
+
+@pytest.fixture(scope="session")
+def app(config: Config) -> Flask:
+    return create_app(config)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def celery_app(config: Config) -> Celery:
+    return create_celery(config)
+
+
+@pytest.fixture(scope="session")
+def worker(celery_app: Celery) -> Iterator[object]:
+    """A real Celery worker consuming from the test Redis, in threads."""
+    with start_worker(
+        celery_app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30
+    ) as running:
+        yield running
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1) -> object:
+    """Poll until the predicate returns something truthy; fail loudly on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

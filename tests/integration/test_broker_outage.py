@@ -1,0 +1,58 @@
+"""With the broker down, intake still answers 202 and nothing accepted is lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery.contrib.testing.worker import start_worker
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.app import create_app
+from services.config import Config
+from services.storage.models import PROCESSED, Document
+from services.supervisor import free_port, start_redis
+from tests.integration.conftest import wait_for
+from workers.celery_app import create_celery
+from workers.tasks import SWEEP
+
+
+def test_documents_accepted_while_redis_is_down_are_processed_after(
+    config: Config, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    down_port = free_port()
+    down_config = Config.from_env(
+        {}, **{**config.__dict__, "redis_url": f"redis://127.0.0.1:{down_port}/0"}
+    )
+    api = create_app(down_config).test_client()
+    assert api.get("/readyz").status_code == 503
+    ids = [
+        api.post("/v1/documents", json={"content": f"Report {i} written during the outage."}).json[
+            "id"
+        ]
+        for i in range(3)
+    ]
+    batch = api.post(
+        "/v1/documents/batch", json={"documents": [{"content": "Batched in the outage."}]}
+    )
+    ids.append(batch.json["results"][0]["id"])
+    with sessions() as session:
+        rows = session.scalars(select(Document).where(Document.id.in_(ids))).all()
+        assert {row.status for row in rows} == {"queued"}
+        assert all(row.enqueued_at is None for row in rows)
+
+    restarted = start_redis(tmp_path / "restarted", down_port)
+    try:
+        celery = create_celery(down_config)
+        with start_worker(celery, pool="threads", concurrency=2, perform_ping_check=False):
+            celery.send_task(SWEEP)
+            wait_for(lambda: _all_processed(sessions, ids), timeout=60)
+    finally:
+        restarted.terminate()
+        restarted.wait(10)
+
+
+def _all_processed(sessions: sessionmaker[Session], ids: list[str]) -> bool:
+    with sessions() as session:
+        statuses = session.scalars(select(Document.status).where(Document.id.in_(ids))).all()
+    return len(statuses) == len(ids) and set(statuses) == {PROCESSED}

@@ -1,0 +1,77 @@
+"""The read API: feed paging, cursors, ETags."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from flask.testing import FlaskClient
+
+from tests.integration.conftest import wait_for
+
+
+def _post_many(client: FlaskClient, count: int, prefix: str) -> list[str]:
+    texts = [{"content": f"{prefix} article number {i} about item {i * 7}."} for i in range(count)]
+    response = client.post("/v1/documents/batch", json={"documents": texts})
+    return [item["id"] for item in response.json["results"]]
+
+
+def _processed(client: FlaskClient, ids: list[str]) -> bool:
+    return all(client.get(f"/v1/documents/{i}").json["status"] == "processed" for i in ids)
+
+
+def test_paging_while_writing_sees_every_item_once(client: FlaskClient, worker: object) -> None:
+    first = _post_many(client, 10, "early")
+    writer = threading.Thread(
+        target=_post_many, args=(client.application.test_client(), 20, "late")
+    )
+    writer.start()
+    seen: list[str] = []
+    cursor = None
+    for _ in range(400):
+        query = "/v1/feed?view=documents&limit=3" + (f"&after={cursor}" if cursor else "")
+        page = client.get(query).json
+        seen += [item["document_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if len(seen) >= 30:
+            break
+        if not page["items"]:
+            time.sleep(0.1)
+    writer.join()
+    assert len(seen) == len(set(seen)) == 30
+    assert set(first) <= set(seen)
+
+
+def test_story_view_lists_one_item_per_story(client: FlaskClient, worker: object) -> None:
+    text = {"content": "The same wire story repeated word for word by 3 outlets."}
+    ids = [client.post("/v1/documents", json={**text, "source": s}).json["id"] for s in "abc"]
+    wait_for(lambda: _processed(client, ids))
+    items = client.get("/v1/feed").json["items"]
+    assert len(items) == 1
+    assert items[0]["duplicates"] == 2
+
+
+def test_unchanged_feed_answers_304(client: FlaskClient) -> None:
+    first = client.get("/v1/feed")
+    etag = first.headers["ETag"]
+    assert client.get("/v1/feed", headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_bad_query_parameters_get_400_naming_them(client: FlaskClient) -> None:
+    for query, field in (
+        ("after=bm90LWEtY3Vyc29y", "query.after"),
+        ("limit=0", "query.limit"),
+        ("limit=100000", "query.limit"),
+        ("colour=red", "query.colour"),
+    ):
+        response = client.get(f"/v1/feed?{query}")
+        assert response.status_code == 400, query
+        assert response.content_type == "application/problem+json"
+        assert field in {error["field"] for error in response.json["errors"]}
+
+
+def test_unknown_ids_get_404_problems(client: FlaskClient) -> None:
+    for path in ("/v1/documents/nope", "/v1/stories/nope"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.content_type == "application/problem+json"

@@ -1,0 +1,96 @@
+"""Documents go through a real Celery worker on real Redis into the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services import processing
+from services.config import Config
+from services.storage.models import FAILED, Document, FeedEntry
+from tests.integration.conftest import wait_for
+
+
+def _status(client: FlaskClient, document_id: str) -> str:
+    return str(client.get(f"/v1/documents/{document_id}").json["status"])
+
+
+def test_worker_processes_a_document(client: FlaskClient, worker: object, seeds_dir: Path) -> None:
+    content = (seeds_dir / "000_a893fa683b4c574b.txt").read_text()
+    document_id = client.post("/v1/documents", json={"content": content}).json["id"]
+    wait_for(lambda: _status(client, document_id) == "processed")
+    body = client.get(f"/v1/documents/{document_id}").json
+    assert body["language"] == "en"
+    assert body["title"].startswith("The Ambassador of Kazakhstan")
+    assert "lang:en" in {tag["id"] for tag in body["tags"]}
+    assert body["story_id"] and body["relation"] is None
+    assert "raw" not in body
+    raw = client.get(f"/v1/documents/{document_id}?include=raw").json["raw"]
+    assert raw["content"] == content
+    story = client.get(f"/v1/stories/{body['story_id']}").json
+    assert story["canonical_id"] == document_id
+    assert story["members"][0]["relation"] == "canonical"
+
+
+def test_exact_copy_joins_the_first_story(client: FlaskClient, worker: object) -> None:
+    text = "A council approved the budget of 2025 on Monday.\n\nIt passed 12 to 3."
+    first = client.post("/v1/documents", json={"content": text}).json["id"]
+    wait_for(lambda: _status(client, first) == "processed")
+    copy = client.post("/v1/documents", json={"content": text, "source": "other"}).json["id"]
+    wait_for(lambda: _status(client, copy) == "processed")
+    body = client.get(f"/v1/documents/{copy}").json
+    assert body["relation"] == "exact_duplicate"
+    assert body["story_id"] == client.get(f"/v1/documents/{first}").json["story_id"]
+
+
+def test_reprocessing_changes_nothing(
+    client: FlaskClient, worker: object, config: Config, sessions: sessionmaker[Session]
+) -> None:
+    document_id = client.post("/v1/documents", json={"content": "Some words here."}).json["id"]
+    wait_for(lambda: _status(client, document_id) == "processed")
+    outcome = processing.process(sessions, document_id, max_deliveries=config.max_deliveries)
+    assert outcome.result == processing.SKIPPED
+    with sessions() as session:
+        entries = session.scalar(
+            select(func.count()).select_from(FeedEntry).where(FeedEntry.document_id == document_id)
+        )
+    assert entries == 1
+
+
+def test_a_failing_document_is_marked_failed_and_can_be_retried(
+    client: FlaskClient, worker: object, sessions: sessionmaker[Session]
+) -> None:
+    # A stored row whose raw payload lost its content cannot be processed.
+    with sessions.begin() as session:
+        broken = Document(raw={"content_type": "text/plain"}, deliveries=0)
+        session.add(broken)
+    from workers.tasks import enqueue_processing
+
+    enqueue_processing(client.application.extensions["ingest"].celery, [broken.id])
+    wait_for(lambda: _status(client, broken.id) == FAILED)
+    body = client.get(f"/v1/documents/{broken.id}").json
+    assert "KeyError" in body["error"]
+    with sessions.begin() as session:
+        session.get(Document, broken.id).raw = {"content": "Repaired content."}  # type: ignore[union-attr]
+    retried = client.post(f"/v1/documents/{broken.id}/retry")
+    assert retried.status_code == 202
+    wait_for(lambda: _status(client, broken.id) == "processed")
+    assert client.post(f"/v1/documents/{broken.id}/retry").status_code == 409
+
+
+def test_a_poison_message_stops_after_the_delivery_limit(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        stuck = Document(raw={"content": "x"}, deliveries=5, status="processing")
+        session.add(stuck)
+    outcome = processing.process(sessions, stuck.id, max_deliveries=5)
+    assert outcome.result == processing.SKIPPED
+    with sessions() as session:
+        row = session.get(Document, stuck.id)
+        assert row is not None
+        assert row.status == FAILED
+        assert "delivered 5 times" in (row.error or "")

@@ -1,0 +1,39 @@
+"""The pipeline imports no web, queue or database framework (STYLE.md, section 2)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PIPELINE = Path(__file__).resolve().parents[2] / "services" / "pipeline"
+FORBIDDEN = {
+    "flask",
+    "flask_smorest",
+    "celery",
+    "kombu",
+    "sqlalchemy",
+    "redis",
+    "requests",
+    "services.storage",
+    "services.api",
+    "workers",
+}
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_pipeline_modules_import_no_framework() -> None:
+    modules = sorted(PIPELINE.rglob("*.py"))
+    assert modules, "no pipeline modules found"
+    for module in modules:
+        for name in _imports(module):
+            root_matches = {f for f in FORBIDDEN if name == f or name.startswith(f + ".")}
+            assert not root_matches, f"{module.name} imports {name}"
