@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test seed bench bench-quick eval lint up
+.PHONY: install run test test-model seed bench bench-quick eval lint up
 
 install: $(VENV)/.installed
 
@@ -16,6 +16,10 @@ run: install
 
 test: install
 	$(PY) -m pytest
+
+test-model: install
+	$(PY) -m pip install --quiet -r requirements-model.txt
+	$(PY) -m pytest -m model
 
 seed: install
 	$(PY) -m seeds.load

@@ -230,7 +230,7 @@ def _datetime(value: Any) -> datetime | None:
 
 def load_devset(folder: Path = DEVSET_DIR) -> list[Doc]:
     """Return the development set in arrival order."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path in sorted(folder.glob("*.jsonl")):
         with path.open(encoding="utf-8") as lines:
             rows.extend(json.loads(line) for line in lines if line.strip())

@@ -3,21 +3,23 @@
 Three relations, tried in this order for each candidate:
 
 - `exact_duplicate`: the same content hash (matching form of the body).
-- `near_duplicate`: the same language and an estimated Jaccard similarity of
-  word 3-shingles (from the stored MinHash signatures) of at least
-  `near_jaccard` (0.5), or the smaller text contained at `near_containment`
-  (0.85) in the larger with Jaccard at least `near_min_jaccard` (0.35): a
+- `near_duplicate`: an estimated Jaccard similarity of word 3-shingles (from
+  the stored MinHash signatures) of at least `near_jaccard` (0.5), or, in the
+  same language, the smaller text contained at `near_containment` (0.85) in
+  the larger with Jaccard at least `near_min_jaccard` (0.35): a
   re-publication with a changed headline, added boilerplate or cut paragraphs.
 - `translation`: different languages and language-independent evidence
   (dates, numbers, tag ids, transliterated name skeletons). The score is
 
-      coverage * (0.4 + 0.6 * order) * length_fit * time_fit
+      coverage * (0.4 + 0.6 * order) * length_fit * time_fit * facts_fit
 
   where coverage is the weighted share of the evidence the two documents
   have in common (Dice; for names against a script without letter case, the
   share of the cased side's names), order is the share of shared items at
   about the same relative position, length_fit penalises a length ratio far
-  from the languages' usual one and time_fit publication dates far apart.
+  from the languages' usual one, time_fit publication dates far apart, and
+  facts_fit two texts that both state numbers and dates but mostly different
+  ones (min(1, 0.3 + weighted Dice of numbers and dates)).
   A translation needs score >= `translation_score` (0.5) and shared weight
   >= `translation_strength` (8: for example a day of a month, a rare number
   and a name). Two articles about the same event share names and some
@@ -128,14 +130,17 @@ def compare(
     other = candidate.fingerprint
     if other.content_hash == fingerprint.content_hash:
         return _match(candidate, EXACT, 1.0, {"content_hash": fingerprint.content_hash})
-    same_language = _same_language(language, candidate.language)
-    if same_language:
-        near = near_evidence(fingerprint.data, other.data)
-        jaccard, containment = near["jaccard"], near["containment"]
-        if jaccard >= thresholds.near_jaccard or (
-            containment >= thresholds.near_containment and jaccard >= thresholds.near_min_jaccard
-        ):
-            return _match(candidate, NEAR, jaccard, near)
+    near = near_evidence(fingerprint.data, other.data)
+    jaccard, containment = near["jaccard"], near["containment"]
+    # Shingles are words of one language: texts that share half of them are
+    # in one language whatever the detector said.
+    if jaccard >= thresholds.near_jaccard or (
+        _same_language(language, candidate.language)
+        and containment >= thresholds.near_containment
+        and jaccard >= thresholds.near_min_jaccard
+    ):
+        return _match(candidate, NEAR, jaccard, near)
+    if _same_language(language, candidate.language):
         return None
     if language.lower() in _UNDETERMINED or candidate.language.lower() in _UNDETERMINED:
         return None
@@ -186,6 +191,8 @@ def near_evidence(data: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]
 
 
 CASELESS_NAME_SHARE = 0.5
+FACTS_MIN_WEIGHT = 4.0
+FACTS_FLOOR = 0.3
 _KINDS = {"n": "numbers", "d": "dates", "m": "dates", "s": "names", "t": "entities"}
 
 
@@ -233,6 +240,7 @@ def translation_evidence(
         shared[name].extend(p if len(p) <= len(q) else q for p, q in pairs)
         matched.extend(pairs)
     coverage = min(1.0, shared_weight / denominator) if denominator else 0.0
+    facts = _facts_fit(mine, theirs)
 
     placed = [(mine[p], theirs[q]) for p, q in matched if mine[p] >= 0 and theirs[q] >= 0]
     if len(placed) >= 3:
@@ -254,12 +262,13 @@ def translation_evidence(
         if hours is not None and hours > 72:
             time_fit = 0.85 if hours <= 24 * 14 else 0.6
 
-    score = coverage * (0.4 + 0.6 * order) * length_fit * time_fit
+    score = coverage * (0.4 + 0.6 * order) * length_fit * time_fit * facts
     evidence: dict[str, Any] = {
         "score": round(score, 4),
         "strength": round(shared_weight, 2),
         "coverage": round(coverage, 4),
         "order": round(order, 4),
+        "facts_fit": round(facts, 4),
         "length_ratio": round(length_ratio, 3),
         "hours_apart": None if hours is None else round(hours, 1),
         "dates": [k[2:] for k in shared["dates"]],
@@ -272,6 +281,22 @@ def translation_evidence(
     if cosine is not None:
         evidence["cosine"] = round(cosine, 4)
     return evidence
+
+
+def _facts_fit(mine: dict[str, float], theirs: dict[str, float]) -> float:
+    """Return 1.0 unless both texts state numbers and dates that mostly differ.
+
+    A translation carries its numbers and dates over; an article on the same
+    event written the next day repeats the names but brings new figures.
+    """
+    a = {k for k in mine if k[:2] in ("n:", "d:", "m:")}
+    b = {k for k in theirs if k[:2] in ("n:", "d:", "m:")}
+    weight_a = sum(evidence_weight(k) for k in a)
+    weight_b = sum(evidence_weight(k) for k in b)
+    if min(weight_a, weight_b) < FACTS_MIN_WEIGHT:
+        return 1.0
+    dice = 2 * sum(evidence_weight(k) for k in a & b) / (weight_a + weight_b)
+    return min(1.0, FACTS_FLOOR + dice)
 
 
 def _prefix_matches(a: set[str], b: set[str]) -> list[tuple[str, str]]:

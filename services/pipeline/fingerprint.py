@@ -26,7 +26,7 @@ A fingerprint has three parts, all derived from the normalized document:
   ====================  ==================================================
 
   Every key but ``lsh:`` survives translation. Keys are capped in number
-  (about 90 per document) and each is a combination, so postings stay short.
+  (at most 103 per document) and each is a combination, so postings stay short.
   Changing `FingerprintSettings` changes the keys: stored documents must then
   be fingerprinted again.
 """
@@ -327,7 +327,9 @@ _DIGIT_ZEROS = (
     0xFF10,
 )
 _DIGITS = {zero + i: str(i) for zero in _DIGIT_ZEROS for i in range(10)} | {
-    0x66B: ".", 0x66C: ",", 0x66A: "%"  # Arabic decimal and thousands separators, percent
+    0x66B: ".",
+    0x66C: ",",
+    0x66A: "%",  # Arabic decimal and thousands separators, percent
 }
 _TIME = re.compile(r"\b\d{1,2}[:h]\d{2}\b")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
@@ -391,7 +393,11 @@ _SKELETON_LETTERS = str.maketrans(
 )
 _NON_LETTER = re.compile(r"[^a-z]")
 _REPEAT = re.compile(r"(.)\1+")
-_ENTITY_KINDS_EXCLUDED = frozenset({"lang", "topic", "language", "genre"})
+# Tag kinds whose ids come from a gazetteer and so read the same in every
+# language; keywords, acronyms and guessed person ids do not.
+ENTITY_KINDS = frozenset(
+    {"country", "org", "organisation", "organization", "place", "city", "region", "location"}
+)
 
 
 @dataclass
@@ -433,7 +439,7 @@ def evidence_weight(key: str) -> float:
         tag_kind = value.split(":", 1)[0]
         if tag_kind == "country":
             return 1.0
-        return 3.0 if tag_kind in ("person", "org") else 2.0
+        return 3.0 if tag_kind.startswith("org") else 2.0
     return 1.0
 
 
@@ -539,7 +545,7 @@ def _extract_evidence(paragraphs: list[str], tags: Sequence[Tag], lexicon: Lexic
     evidence.name_counts = names
     evidence.surfaces = {k: surfaces[k] for k in sorted(surfaces)}
     for tag_ in tags:
-        if tag_.kind not in _ENTITY_KINDS_EXCLUDED and ":" in tag_.id:
+        if tag_.kind in ENTITY_KINDS and ":" in tag_.id:
             evidence.add("t:" + tag_.id, -1.0)
     return evidence
 
@@ -566,11 +572,11 @@ def _extract_numeric_dates(text: str, evidence: Evidence, at: Any) -> str:
         year, month, day = (int(g) for g in match.groups())
         found.append((match.start(), year, month, day))
     for match in _DOTTED_DATE.finditer(text):
-        first, sep, second, year = match.groups()
+        first, sep, second, year_text = match.groups()
         day, month = int(first), int(second)
         if sep == "/" and month > 12 >= day:
             day, month = month, day
-        found.append((match.start(), int(year), month, day))
+        found.append((match.start(), int(year_text), month, day))
     for match in _CJK_DATE.finditer(text):
         year, month = int(match.group(1)), int(match.group(2))
         day = int(match.group(3)) if match.group(3) else 0

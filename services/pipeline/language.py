@@ -46,7 +46,7 @@ def load_detector(settings: Path = SETTINGS_FILE) -> Detector:
 
     Cached: the model (~0.6 s to load) is read once per process and settings file.
     """
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     with settings.open("rb") as file:
         table = tomllib.load(file)
@@ -57,7 +57,7 @@ def load_detector(settings: Path = SETTINGS_FILE) -> Detector:
         classifier=classifier,
         candidates=frozenset(candidates),
         min_letters=int(table.get("min_letters", 20)),
-        max_chars=int(table.get("max_chars", 2000)),
+        max_chars=int(table.get("max_chars", 1000)),
         min_confidence=float(table.get("min_confidence", 0.6)),
         min_agreement=float(table.get("min_agreement", 0.7)),
     )
@@ -72,30 +72,29 @@ def detect_language(
     letters: "und". A clear guess (one script, paragraphs agreeing, probability
     at least min_confidence) wins over the hint; otherwise the hint ("kk",
     "kk-KZ") is returned when it is among the plausible languages, and "und"
-    when it is not. The confidence is the probability of the returned code,
+    when it is not. The confidence is the classifier's probability of the
+    code (for a hint, the larger of that and the share of the text it holds),
     0.0 for "und". Pure: the same text and hint give the same guess.
     """
     detector = detector or load_detector()
     sample = text[: detector.max_chars]
-    letters = len(_LETTER.findall(sample))
-    if letters < detector.min_letters:
+    letters = _LETTER.findall(sample)
+    if len(letters) < detector.min_letters:
         return LanguageGuess(UNDETERMINED, 0.0)
     ranking: list[tuple[str, float]] = detector.classifier.rank(sample)
     best, probability = ranking[0]
-    scripts = Counter({name: len(pattern.findall(sample)) for name, pattern in _SCRIPTS.items()})
-    scripts["other"] = letters - sum(scripts.values())
-    one_script = max(scripts.values()) >= detector.min_agreement * letters
-    if one_script:
-        votes = _votes(sample.split("\n"), detector)
+    script = _main_script(letters, detector.min_agreement)
+    if script is not None:
+        votes = _votes(text.split("\n"), detector)
     else:
-        votes = _votes([_SCRIPT_ONLY[name].sub(" ", sample) for name in scripts], detector)
-    agreement = votes[best] / sum(votes.values()) if votes else 1.0
-    if one_script and agreement >= detector.min_agreement:
-        if probability >= detector.min_confidence:
-            return LanguageGuess(best, round(probability, 4))
+        votes = _votes([pattern.sub(" ", sample) for pattern in _SCRIPT_ONLY.values()], detector)
+    total = sum(votes.values())
+    agrees = votes[best] >= detector.min_agreement * total
+    if script is not None and agrees and probability >= detector.min_confidence:
+        return LanguageGuess(best, round(probability, 4))
     code = _hint_code(hint)
     if code in detector.candidates:
-        share = max(dict(ranking[:3]).get(code, 0.0), votes[code] / (sum(votes.values()) or 1))
+        share = max(dict(ranking[:3]).get(code, 0.0), votes[code] / (total or 1))
         if share >= 1 - detector.min_agreement:
             return LanguageGuess(code, round(share, 4))
     return LanguageGuess(UNDETERMINED, 0.0)
@@ -113,24 +112,44 @@ _SCRIPT_RANGES = {
     "thai_lao": "\u0e00-\u0eff",
     "cjk": "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u1100-\u11ff",
 }
-_SCRIPTS = {name: re.compile(f"(?=[^\\W\\d_])[{chars}]") for name, chars in _SCRIPT_RANGES.items()}
+_SCRIPTS = {name: re.compile(f"[{chars}]") for name, chars in _SCRIPT_RANGES.items()}
 # Letters of every other script, to read one script of a mixed text on its own.
 _SCRIPT_ONLY = {
     **{name: re.compile(f"(?![{chars}])[^\\W\\d_]") for name, chars in _SCRIPT_RANGES.items()},
     "other": re.compile(f"[{''.join(_SCRIPT_RANGES.values())}]"),
 }
+_VOTE_SEGMENTS = 4
+_VOTE_CHARS = 300
+
+
+def _main_script(letters: Sequence[str], share: float) -> str | None:
+    """Return the script of at least this share of the letters, or None when they mix."""
+    joined = "".join(letters)
+    if joined.isascii():
+        return "latin"
+    for name, pattern in _SCRIPTS.items():
+        if len(pattern.findall(joined)) >= share * len(joined):
+            return name
+    unlisted = _SCRIPT_ONLY["other"].sub("", joined)
+    return "other" if len(unlisted) >= share * len(joined) else None
 
 
 def _votes(segments: Sequence[str], detector: Detector) -> Counter[str]:
-    """Count the letters of each segment long enough to judge under its language.
+    """Count the letters of the first segments long enough to judge, under their language.
 
     An article with one quoted paragraph in another language still agrees with
     itself; one half English and half French, or half Arabic and half Russian,
-    does not. A single segment gives no votes.
+    does not. Each segment is read up to _VOTE_CHARS characters, which is
+    plenty for the classifier; a single segment gives no votes.
     """
+    judged: list[tuple[str, int]] = []
+    for segment in segments:
+        weight = len(_LETTER.findall(segment))
+        if weight >= 3 * detector.min_letters:
+            judged.append((segment[:_VOTE_CHARS], weight))
+            if len(judged) == _VOTE_SEGMENTS:
+                break
     votes: Counter[str] = Counter()
-    judged = [(s, len(_LETTER.findall(s))) for s in segments]
-    judged = [(s, weight) for s, weight in judged if weight >= 3 * detector.min_letters]
     if len(judged) < 2:
         return votes
     for segment, weight in judged:

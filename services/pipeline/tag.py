@@ -14,10 +14,10 @@ article about Kazakhstan carry the same `country:KZ`. Kinds:
   A separate kind, not `org:`, so a consumer filtering organisations sees
   only known ones; score 0.3.
 - `person:<skeleton>`: people, found by a rule-based recognizer (see
-  `find_people`) or by gazetteer/people.toml; the id is `person_id(name)`.
-- `topic:<id>`: gazetteer/topics.toml; tagged only when term hits in the body
-  plus twice the hits in the title add up to 2 or more.
-- `keyword:<phrase>`: at most 8 key phrases (see `find_keywords`); these are
+  `_find_people`) or by gazetteer/people.toml; the id is `person_id(name)`.
+- `topic:<id>`: gazetteer/topics.toml; tagged only when the body sentences
+  with a term hit plus twice the title hits add up to 2 or more.
+- `keyword:<phrase>`: at most 8 key phrases (see `_find_keywords`); these are
   words of the document's language, not identifiers.
 
 Matching runs on whole tokens of the text folded the way
@@ -68,6 +68,12 @@ ACRONYM_SCORE = 0.3
 
 @dataclass(frozen=True)
 class Tag:
+    """One tag: an identifier like `country:KZ`, its labels and where it was found.
+
+    `offsets` are (start, end) pairs into Normalized.text; `version` is the
+    gazetteer version the tag was made with.
+    """
+
     id: str
     label: str
     score: float = 1.0
@@ -98,6 +104,8 @@ class _Node:
 
 @dataclass(frozen=True)
 class Gazetteer:
+    """The compiled data tag() matches with; build it with load_gazetteer()."""
+
     version: str
     languages: tuple[str, ...]
     include_cities: bool
@@ -135,14 +143,14 @@ def _fold_char(char: str) -> str:
 def _fold(text: str) -> tuple[str, list[int] | None]:
     if text.isascii():
         return text.lower(), None
-    parts: list[str] = []
+    parts = list(map(_fold_char, text))
+    folded = "".join(parts)
+    if len(folded) == len(text) and "" not in parts:
+        return folded, None  # one character for one: offsets carry over
     origin: list[int] = []
-    for index, char in enumerate(text):
-        folded = _fold_char(char)
-        if folded:
-            parts.append(folded)
-            origin.extend([index] * len(folded))
-    return "".join(parts), origin
+    for index, part in enumerate(parts):
+        origin.extend([index] * len(part))
+    return folded, origin
 
 
 def _script(form: str) -> str:
@@ -479,7 +487,8 @@ def _longest(
     nodes = [root]
     j = i
     variants = doc.plain_variants if plain else doc.variants
-    while nodes and j < len(doc):
+    size = len(doc.forms)
+    while nodes and j < size:
         nodes = [n.children[v] for n in nodes for v in variants[j] if v in n.children]
         j += 1
         found = tuple(e for n in nodes for e in n.entries if _accepts(doc, i, e, languages))
@@ -493,8 +502,14 @@ def _scan(
 ) -> list[_Match]:
     """Return the longest non-overlapping matches, left to right."""
     matches: list[_Match] = []
+    variants = doc.plain_variants if plain else doc.variants
+    first = root.children
     i = 0
-    while i < len(doc):
+    size = len(doc.forms)
+    while i < size:
+        if not any(v in first for v in variants[i]):
+            i += 1
+            continue
         match = _longest(doc, i, root, languages, plain=plain)
         if match is None:
             i += 1
@@ -684,7 +699,7 @@ def _name_before(doc: _Doc, end: int, gazetteer: Gazetteer, taken: set[int], lim
     return start
 
 
-def find_people(
+def _find_people(
     doc: _Doc, gazetteer: Gazetteer, entities: list[_Match], cues: list[_Match]
 ) -> list[_Person]:
     """Find people's names with cue rules; every span returned is a name.
@@ -788,7 +803,7 @@ def _entity_hits(
             _collect(hits, key, doc, match.start, match.end, in_title=in_title)
     taken = {i for m in entities for i in range(m.start, m.end)}
     cues = _scan(doc, gazetteer.cues, languages, plain=True) if not in_title else []
-    people = find_people(doc, gazetteer, entities, cues)
+    people = _find_people(doc, gazetteer, entities, cues)
     full: dict[str, str] = {}
     for person in sorted(people, key=lambda p: (p.partial, p.start)):
         name = doc.text[doc.starts[person.start] : doc.ends[person.end - 1]]
@@ -809,11 +824,13 @@ def _entity_hits(
         taken.update(range(person.start, person.end))
     for i in range(len(doc)):
         surface = doc.surface(i)
+        if i in taken or not _unknown_acronym(surface, gazetteer):
+            continue
         shouting = any(
             0 <= k < len(doc) and len(doc.forms[k]) > 1 and doc.surface(k).isupper()
             for k in (i - 1, i + 1)
         )
-        if i not in taken and not shouting and _unknown_acronym(surface, gazetteer):
+        if not shouting:
             key = f"acronym:{surface}"
             _collect(hits, key, doc, i, i + 1, in_title=in_title)
             hits[key].score = ACRONYM_SCORE
@@ -833,21 +850,29 @@ def _unknown_acronym(surface: str, gazetteer: Gazetteer) -> bool:
 
 
 def _topic_hits(docs: list[tuple[_Doc, bool]], gazetteer: Gazetteer) -> dict[str, _Hits]:
+    """Return the topics that pass the rule: sentences with a hit + 2 x title hits >= 2.
+
+    Hits are counted once per body sentence, so "the fight against terrorism
+    and extremism" is one mention, not two.
+    """
     hits: dict[str, _Hits] = {}
+    body = docs[0][0]
     for doc, in_title in docs:
         for match in _scan(doc, gazetteer.topics, None):
             for key in dict.fromkeys(e.id for e in match.entries):
                 _collect(hits, key, doc, match.start, match.end, in_title=in_title)
+    starts = body.sentence_starts()
     kept = {}
     for key, hit in hits.items():
-        weight = len(hit.spans) + 2 * hit.title
+        sentences = {bisect_right(starts, start) for start, _ in hit.spans}
+        weight = len(sentences) + 2 * hit.title
         if weight >= TOPIC_MIN_WEIGHT:
             hit.score = round(min(1.0, weight / 6), 3)
             kept[key] = hit
     return kept
 
 
-def find_keywords(
+def _find_keywords(
     doc: _Doc, title: _Doc | None, stopwords: frozenset[str], names: set[int]
 ) -> list[tuple[str, str, float, list[tuple[int, int]]]]:
     """Return up to MAX_KEYWORDS (id suffix, label, score, spans), best first.
@@ -861,23 +886,24 @@ def find_keywords(
     tokens. Without a stopword list for the language, only single words of 5+
     letters are candidates.
     """
+    shortest = 3 if stopwords else 5
+    keys = [v[0] for v in doc.variants]
+    usable = [
+        len(form) >= shortest
+        and form not in stopwords
+        and keys[i] not in stopwords
+        and not form.isdigit()
+        and i not in names
+        for i, form in enumerate(doc.forms)
+    ]
+    joined = [i > 0 and _JOINER.fullmatch(doc.gap(i)) is not None for i in range(len(doc))]
     counts: dict[tuple[str, ...], list[tuple[int, int]]] = {}
     for i in range(len(doc)):
         for size in (1, 2, 3) if stopwords else (1,):
             j = i + size
-            if j > len(doc):
+            if j > len(doc) or not usable[j - 1] or (size > 1 and not joined[j - 1]):
                 break
-            if size > 1 and not _JOINER.fullmatch(doc.gap(j - 1)):
-                break
-            form = doc.forms[j - 1]
-            if form in stopwords or len(form) < (3 if stopwords else 5) or form.isdigit():
-                break
-            if j - 1 in names:
-                break
-            if _script(form) == "arabic" and _arabic_base(form) in stopwords:
-                break
-            key = tuple(doc.variants[k][0] for k in range(i, j))
-            counts.setdefault(key, []).append(doc.span(i, j))
+            counts.setdefault(tuple(keys[i:j]), []).append(doc.span(i, j))
     in_title: set[tuple[str, ...]] = set()
     if title is not None:
         keys = [v[0] for v in title.variants]
@@ -972,7 +998,7 @@ def tag(normalized: Normalized, language: str, gazetteer: Gazetteer | None = Non
             )
         )
     stopwords = gazetteer.stopwords.get(code, frozenset())
-    for suffix, label, score, spans in find_keywords(body, title, stopwords, names):
+    for suffix, label, score, spans in _find_keywords(body, title, stopwords, names):
         tags.append(
             Tag(
                 id=f"keyword:{suffix}",

@@ -36,7 +36,7 @@ def _wait_ready(url: str, timeout: float = 60) -> None:
         try:
             if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         time.sleep(0.2)
     raise AssertionError("the API did not become ready")

@@ -39,14 +39,19 @@ def _busy(sessions: sessionmaker[Session]) -> int:
         return int(session.scalar(query) or 0)
 
 
-@pytest.fixture(autouse=True)
-def _empty_tables(sessions: sessionmaker[Session], worker: object) -> Iterator[None]:
-    """Leave every test with empty tables, once the worker has finished its documents."""
-    yield
-    wait_for(lambda: _busy(sessions) == 0, timeout=60)
+def _empty(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
         for table in (FeedEntry, DocumentTag, MatchKey, Document, Story):
             session.execute(delete(table))
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables(sessions: sessionmaker[Session], worker: object) -> Iterator[None]:
+    """Run every test on empty tables; after it, let the worker finish, then empty them."""
+    _empty(sessions)
+    yield
+    wait_for(lambda: _busy(sessions) == 0, timeout=60)
+    _empty(sessions)
 
 
 @pytest.fixture(scope="session")

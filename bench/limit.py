@@ -1,0 +1,136 @@
+"""The in-process limit: the pipeline stages and `decide`, no HTTP, queue or database.
+
+Candidates come from an in-memory inverted index that mimics the storage
+lookup (`services.storage.index.find_candidates`): the stored documents with
+the same content hash, then the `CANDIDATE_CAP` sharing most keys, each
+key's postings capped to the newest `POSTINGS_CAP`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import Counter, defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.pipeline.analyze import STAGES, analyze
+from services.pipeline.dedup import Candidate, decide
+from services.pipeline.fingerprint import Fingerprint
+from services.processing import NEW_STORY, raw_document
+
+CANDIDATE_CAP = 50
+POSTINGS_CAP = 200
+DEDUP = "decide"
+
+
+class MemoryIndex:
+    """Stored fingerprints, found by content hash or shared keys."""
+
+    def __init__(self) -> None:
+        self._by_hash: dict[str, str] = {}
+        self._postings: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=POSTINGS_CAP))
+        self._stored: dict[str, Candidate] = {}
+
+    def candidates(self, print_: Fingerprint) -> list[Candidate]:
+        """Return the candidates `find_candidates` would return, best first."""
+        ids: list[str] = []
+        if print_.content_hash in self._by_hash:
+            ids.append(self._by_hash[print_.content_hash])
+        shared: Counter[str] = Counter()
+        for key in set(print_.keys):
+            shared.update(self._postings.get(key, ()))
+        ids += [i for i, _ in sorted(shared.items(), key=lambda x: (-x[1], x[0]))[:CANDIDATE_CAP]]
+        return [self._stored[i] for i in dict.fromkeys(ids)]
+
+    def add(self, candidate: Candidate, keys: tuple[str, ...]) -> None:
+        """Store a processed document under its hash and keys."""
+        self._stored[candidate.document_id] = candidate
+        self._by_hash.setdefault(candidate.fingerprint.content_hash, candidate.document_id)
+        for key in set(keys):
+            self._postings[key].append(candidate.document_id)
+
+
+@dataclass
+class Run:
+    """What one process measured over a slice of the corpus."""
+
+    documents: int = 0
+    started: float = 0.0
+    finished: float = 0.0
+    seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    decisions: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def elapsed(self) -> float:
+        return self.finished - self.started
+
+
+def process_all(payloads: list[dict[str, Any]]) -> Run:
+    """Analyze each payload and decide it against the ones before, timing every stage."""
+    index = MemoryIndex()
+    run = Run(started=time.time())
+    for number, payload in enumerate(payloads):
+        analysis = analyze(raw_document(payload))
+        started = time.perf_counter()
+        match = decide(
+            analysis.fingerprint,
+            analysis.language.code,
+            analysis.normalized.published_at,
+            index.candidates(analysis.fingerprint),
+        )
+        for stage in STAGES:
+            run.seconds[stage].append(analysis.seconds[stage])
+        run.seconds[DEDUP].append(time.perf_counter() - started)
+        document_id = str(number)
+        story_id = match.story_id if match else document_id
+        index.add(
+            Candidate(
+                document_id,
+                story_id,
+                analysis.language.code,
+                analysis.normalized.published_at,
+                analysis.fingerprint,
+            ),
+            analysis.fingerprint.keys,
+        )
+        run.decisions[match.relation if match else NEW_STORY] += 1
+        run.documents += 1
+    run.finished = time.time()
+    return run
+
+
+def _warm(_: object = None) -> None:
+    analyze(raw_document({"content": "Warm-up. The lexicons load on first use.\n\nA second."}))
+
+
+def measure(payloads: list[dict[str, Any]], single: int, cores: int) -> dict[str, Any]:
+    """Measure documents/s on one core (first `single` payloads) and on a pool of `cores`.
+
+    The pool gets contiguous slices, so each worker's index holds the
+    stories its repeats refer to; total is wall-clock documents/s.
+    """
+    _warm()
+    one = process_all(payloads[:single])
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(cores, initializer=_warm) as pool:
+        pool.map(time.sleep, [0.2] * cores, chunksize=1)
+        size = -(-len(payloads) // cores)
+        started = time.time()
+        runs = pool.map(
+            process_all, [payloads[i : i + size] for i in range(0, len(payloads), size)], 1
+        )
+        wall = time.time() - started
+    documents = sum(run.documents for run in runs)
+    decisions: Counter[str] = Counter()
+    for run in runs:
+        decisions.update(run.decisions)
+    return {
+        "per_core_docs_per_s": one.documents / one.elapsed,
+        "total_docs_per_s": documents / wall,
+        "processes": cores,
+        "documents_single": one.documents,
+        "documents_pool": documents,
+        "decisions": dict(decisions),
+        "stage_seconds": {name: list(values) for name, values in one.seconds.items()},
+    }
