@@ -94,9 +94,7 @@ BOILERPLATE = {
 }
 SOURCES = ("Wire", "Daily", "Herald", "Courier", "Post", "Observer", "Tribune", "Gazette")
 _SYLLABLES = ("ka", "lo", "ren", "mi", "tar", "vel", "do", "san", "ber", "nik", "sol", "ra", "gun")
-_CYRILLIC = dict(
-    zip("abcdefghijklmnopqrstuvwxyz", "абкдефгхижклмнопкрстуввхйз", strict=True)
-)
+_CYRILLIC = dict(zip("abcdefghijklmnopqrstuvwxyz", "абкдефгхижклмнопкрстуввхйз", strict=True))
 _ARABIC = dict(zip("bcdfghjklmnpqrstvwxyz", "بكدفغهجكلمنبقرستفوكيز", strict=True))
 
 
@@ -175,9 +173,7 @@ def read_families(seeds_dir: Path = SEEDS_DIR, devset_dir: Path = DEVSET_DIR) ->
                     "paragraphs": paragraphs,
                 }
             else:
-                families.append(
-                    Family({language: item.get("title") or ""}, {language: paragraphs})
-                )
+                families.append(Family({language: item.get("title") or ""}, {language: paragraphs}))
     for versions in groups.values():
         counts = {len(v["paragraphs"]) for v in versions.values()}
         if len(counts) != 1:
@@ -294,9 +290,11 @@ def _render(seed: int, story: int, lib: Library, language: str | None = None) ->
     def vary(text: str) -> str:
         text = _NUMBER.sub(lambda m: _remap_number(m.group(), number_key, numbers), text)
         return _WORD.sub(
-            lambda m: text_rng.choice(vocabulary)
-            if not m.group()[0].isupper() and text_rng.random() < SWAP_SHARE
-            else m.group(),
+            lambda m: (
+                text_rng.choice(vocabulary)
+                if not m.group()[0].isupper() and text_rng.random() < SWAP_SHARE
+                else m.group()
+            ),
             text,
         )
 

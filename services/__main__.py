@@ -1,4 +1,4 @@
-"""Command line: `python -m services run|migrate|sweep`."""
+"""Command line: `python -m services run|migrate|export`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start broker, API, worker and Flower in the foreground")
     commands.add_parser("migrate", help="apply the database migrations")
+    from services.feeds import export
+
+    export.add_arguments(commands.add_parser("export", help="write the feed as JSON Lines"))
     args = parser.parse_args(argv)
+    if args.command == "export":
+        return export.run(args, Config.from_env().database_url, sys.stdout)
     if args.command == "run":
         from services.supervisor import run
 

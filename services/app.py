@@ -6,7 +6,11 @@ import swagger_ui_bundle
 from flask import Flask, send_from_directory
 from werkzeug.wrappers import Response
 
-from services.api import documents, feed, health, intake, resources, stories
+from services import logs
+from services.api import dashboard, documents, feed, health, intake, resources, stories
+from services.api import metrics as metrics_view
+from services.api import stream as stream_view
+from services.api import webhooks as webhooks_view
 from services.api.problems import ProblemApi
 from services.config import Config
 
@@ -14,6 +18,7 @@ from services.config import Config
 def create_app(config: Config | None = None) -> Flask:
     """Build the API: intake, read API, health and the offline OpenAPI docs."""
     config = config or Config.from_env()
+    logs.configure(config.log_level)
     app = Flask(__name__)
     app.config.update(
         API_TITLE="Multilingual news ingestion",
@@ -27,8 +32,12 @@ def create_app(config: Config | None = None) -> Flask:
     )
     resources.init_app(app, config)
     api = ProblemApi(app)
-    for bp in (intake.bp, documents.bp, stories.bp, feed.bp, health.bp):
+    for bp in (intake.bp, documents.bp, stories.bp, feed.bp, health.bp, dashboard.bp):
         api.register_blueprint(bp)
+    for bp in (stream_view.bp, webhooks_view.bp):
+        api.register_blueprint(bp)
+    app.register_blueprint(dashboard.page)
+    app.register_blueprint(metrics_view.bp)
     app.add_url_rule("/docs/assets/<path:filename>", "docs_assets", _docs_asset)
     return app
 

@@ -31,6 +31,19 @@ class Config:
     sweep_unsent_after_seconds: int = 5
     sweep_after_seconds: int = 900
     log_level: str = "INFO"
+    # The feed stream and webhooks (README, "Consuming the feed").
+    stream_heartbeat_seconds: int = 15
+    stream_poll_milliseconds: int = 500
+    stream_max_seconds: int = 300
+    webhook_timeout_seconds: int = 10
+    webhook_max_failures: int = 10
+    webhook_backoff_seconds: int = 1
+    webhook_backoff_max_seconds: int = 600
+    # Operating (README, "Operating the service"). "user:pass" for Flower;
+    # `make run` generates var/flower-auth when unset. A worker serves its own
+    # /metrics on this port when not 0 (workers on hosts apart from the API).
+    flower_basic_auth: str = ""
+    worker_metrics_port: int = 0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Config:

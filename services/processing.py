@@ -12,7 +12,7 @@ from services.pipeline.analyze import Analysis, analyze
 from services.pipeline.dedup import TRANSLATION, Match, decide
 from services.pipeline.normalize import RawDocument
 from services.storage import documents, feed, index, stories
-from services.storage.db import DEDUP_LOCK, lock, session_scope
+from services.storage.db import lock_keys, session_scope
 from services.storage.models import PROCESSED, Document, DocumentTag, utcnow
 
 NEW_STORY = "new_story"
@@ -49,8 +49,9 @@ def process(factory: sessionmaker[Session], document_id: str, *, max_deliveries:
     """Process the document once in its effects.
 
     Idempotent: a redelivered or repeated call finds the document processed
-    and changes nothing. The match is decided and recorded under a lock, so
-    two related documents processed at once end in one story.
+    and changes nothing. The match is decided and recorded while holding
+    locks on the document's fingerprint keys, so two related documents
+    processed at once end in one story.
     """
     with session_scope(factory) as session:
         document = documents.begin_delivery(session, document_id, max_deliveries)
@@ -60,7 +61,9 @@ def process(factory: sessionmaker[Session], document_id: str, *, max_deliveries:
     analysis = analyze(raw_document(raw))
     started = time.perf_counter()
     with session_scope(factory) as session:
-        lock(session, DEDUP_LOCK)
+        # Documents that could match each other share a key or the content
+        # hash: locking those serializes exactly the pairs that could race.
+        lock_keys(session, [analysis.fingerprint.content_hash, *analysis.fingerprint.keys])
         document = session.get(Document, document_id, populate_existing=True)
         if document is None or document.status == PROCESSED:
             return Outcome(SKIPPED, analysis.seconds)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -18,6 +19,7 @@ from pathlib import Path
 import redis
 
 from services.config import VAR_DIR, Config
+from services.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 from services.storage.migrate import upgrade
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
@@ -131,6 +133,11 @@ def start(
     upgrade(config.database_url)
     python = sys.executable
     VAR_DIR.mkdir(exist_ok=True)
+    # One directory per stack (keyed by its API port): gunicorn's and the
+    # worker's processes write there, and the API's /metrics adds them up.
+    env[MULTIPROC_ENV] = prepare_multiprocess_dir(
+        env.get(MULTIPROC_ENV) or VAR_DIR / "prometheus" / str(port)
+    )
     worker = [
         python,
         "-m",
@@ -156,6 +163,11 @@ def start(
             f"127.0.0.1:{port}",
             "--workers",
             str(api_workers),
+            # Threads, so a long-lived /v1/feed/stream holds a thread, not a whole worker.
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "8",
             "--access-logfile",
             "-",
             "services.app:create_app()",
@@ -176,9 +188,28 @@ def start(
                 "--persistent=True",
                 f"--db={VAR_DIR / 'flower.db'}",
             ],
-            env=env,
+            env=flower_env(env),
         )
     return stack, env
+
+
+FLOWER_AUTH_FILE = VAR_DIR / "flower-auth"
+
+
+def flower_env(env: dict[str, str]) -> dict[str, str]:
+    """Return Flower's environment: basic auth on, out of the metrics directory.
+
+    Credentials come from FLOWER_BASIC_AUTH ("user:pass"), else from
+    var/flower-auth, written with fresh ones on first start.
+    """
+    flower = {name: value for name, value in env.items() if name != MULTIPROC_ENV}
+    if not flower.get("FLOWER_BASIC_AUTH"):
+        if not FLOWER_AUTH_FILE.exists():
+            FLOWER_AUTH_FILE.parent.mkdir(parents=True, exist_ok=True)
+            FLOWER_AUTH_FILE.touch(mode=0o600)
+            FLOWER_AUTH_FILE.write_text(f"admin:{secrets.token_urlsafe(18)}\n")
+        flower["FLOWER_BASIC_AUTH"] = FLOWER_AUTH_FILE.read_text().strip()
+    return flower
 
 
 def run() -> int:
@@ -191,6 +222,9 @@ def run() -> int:
         f"broker {env['REDIS_URL']}  store {env['DATABASE_URL']}",
         flush=True,
     )
+    if not env.get("FLOWER_BASIC_AUTH"):
+        print(f"Flower login (user:password) is in {FLOWER_AUTH_FILE}", flush=True)
+    print(f"Pipeline page http://127.0.0.1:{port}/dashboard  metrics /metrics", flush=True)
     stopping = False
 
     def _stop(_signum: int, _frame: object) -> None:

@@ -23,7 +23,22 @@ from services.config import Config
 from services.storage.migrate import upgrade
 from services.supervisor import LOCAL_REDIS, free_port, redis_answers, start_redis
 
-REDIS_TEST_DB = 13
+# Database numbers tests may use; 0 is left to the service itself.
+REDIS_TEST_DBS = range(1, 16)
+CLAIM_KEY = "ingest-test-session"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def metrics_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Put Prometheus in multiprocess mode, as the supervisor does, before any metric exists."""
+    path = tmp_path_factory.mktemp("prometheus")
+    previous = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = previous
 
 
 @pytest.fixture(scope="session")
@@ -42,12 +57,24 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url(redis_server: str) -> Iterator[str]:
-    """Yield a Redis URL on the test database number, flushed after the session."""
-    url = f"{redis_server}/{REDIS_TEST_DB}"
-    client = redis.Redis.from_url(url)
+    """Yield a Redis URL on a database number this test session owns, flushed before and after.
+
+    Concurrent test sessions on one server each claim their own database
+    number, so one session's worker never takes another session's tasks.
+    """
+    token = uuid.uuid4().hex
+    for number in REDIS_TEST_DBS:
+        client = redis.Redis.from_url(f"{redis_server}/{number}")
+        if client.set(CLAIM_KEY, token, nx=True, ex=6 * 3600):
+            break
+        client.close()
+    else:
+        raise RuntimeError(f"every Redis database in {REDIS_TEST_DBS} is claimed by a test session")
     client.flushdb()
-    yield url
+    client.set(CLAIM_KEY, token, ex=6 * 3600)
+    yield f"{redis_server}/{number}"
     client.flushdb()
+    client.close()
 
 
 @pytest.fixture(scope="session")

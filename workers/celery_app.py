@@ -6,6 +6,7 @@ import functools
 
 from celery import Celery
 
+from services import logs, metrics
 from services.config import Config
 
 QUEUE = "documents"
@@ -51,6 +52,8 @@ def create_celery(config: Config | None = None) -> Celery:
             },
         },
     )
+    logs.connect_celery()
+    metrics.connect_celery(config.worker_metrics_port)
     return app
 
 

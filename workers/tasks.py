@@ -14,9 +14,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from services import processing
+from services import logs, metrics, processing, webhooks
 from services.config import Config
 from services.storage import documents
+from services.storage import webhooks as webhook_store
 from services.storage.db import make_engine, make_sessionmaker, session_scope
 from services.storage.models import utcnow
 
@@ -77,6 +78,11 @@ def _is_transient(exc: Exception) -> bool:
 @shared_task(bind=True, base=PipelineTask, name=PROCESS_DOCUMENT)
 def process_document(self: PipelineTask, document_id: str) -> str:
     """Process one stored document; a final failure is recorded on the document."""
+    with logs.document_context(document_id):
+        return _process(self, document_id)
+
+
+def _process(self: PipelineTask, document_id: str) -> str:
     try:
         outcome = processing.process(
             self.sessions, document_id, max_deliveries=self.config.max_deliveries
@@ -86,8 +92,12 @@ def process_document(self: PipelineTask, document_id: str) -> str:
             self.retry_transient(exc)
         with session_scope(self.sessions) as session:
             documents.mark_failed(session, document_id, f"{type(exc).__name__}: {exc}")
+        metrics.record_failed()
         raise
+    metrics.record_processed(self.sessions, document_id, outcome.result, outcome.seconds)
     log.info("document %s: %s", document_id, outcome.result)
+    if outcome.result != processing.SKIPPED:
+        enqueue_webhooks(self.app, self.sessions)
     return outcome.result
 
 
@@ -108,6 +118,7 @@ def sweep(self: PipelineTask) -> int:
         enqueue_processing(self.app, ids)
         with session_scope(self.sessions) as session:
             documents.mark_enqueued(session, ids)
+    enqueue_webhooks(self.app, self.sessions)
     return len(ids)
 
 
@@ -127,4 +138,60 @@ def enqueue_processing(celery: Celery, document_ids: Iterable[str]) -> list[str]
                 sent.append(document_id)
     except Exception as exc:  # noqa: BLE001 - any broker failure leaves the rest to the sweeper
         log.warning("broker unavailable, %d documents left to the sweeper: %r", len(sent), exc)
+    return sent
+
+
+DELIVER_WEBHOOK = "ingest.deliver_webhook"
+
+
+@shared_task(bind=True, base=PipelineTask, name=DELIVER_WEBHOOK, max_retries=None)
+def deliver_webhook(self: PipelineTask, webhook_id: str) -> str:
+    """Deliver a webhook's pending feed items; retry with backoff after a failed POST."""
+    config = self.config
+    settings = webhooks.Settings(
+        timeout_seconds=config.webhook_timeout_seconds,
+        max_failures=config.webhook_max_failures,
+        backoff_seconds=config.webhook_backoff_seconds,
+        backoff_max_seconds=config.webhook_backoff_max_seconds,
+    )
+    try:
+        outcome = webhooks.deliver(self.sessions, webhook_id, settings)
+    except Exception as exc:
+        if _is_transient(exc) and self.request.retries < config.max_retries:
+            self.retry_transient(exc)
+        raise
+    log.info("webhook %s: %s, %d delivered", webhook_id, outcome.status, outcome.delivered)
+    if outcome.retry_in is not None:
+        # The failure count on the webhook, not the task's retry budget, ends this.
+        raise self.retry(countdown=outcome.retry_in, max_retries=None)
+    if outcome.status == webhooks.MORE:
+        enqueue_webhook_delivery(self.app, [webhook_id])
+    return outcome.status
+
+
+def enqueue_webhooks(celery: Celery, sessions: sessionmaker[Session]) -> list[str]:
+    """Send a delivery task for every webhook that is behind the feed and free to deliver.
+
+    Never raises: a webhook left behind is picked up by the next call (after
+    the next document, or by the sweeper).
+    """
+    try:
+        with session_scope(sessions) as session:
+            due = webhook_store.due(session, utcnow())
+    except Exception as exc:  # noqa: BLE001 - webhooks must never fail document processing
+        log.warning("could not look for due webhooks: %r", exc)
+        return []
+    return enqueue_webhook_delivery(celery, due)
+
+
+def enqueue_webhook_delivery(celery: Celery, webhook_ids: Iterable[str]) -> list[str]:
+    """Send one delivery task per webhook; return the ids that reached the broker."""
+    sent: list[str] = []
+    try:
+        with celery.producer_or_acquire() as producer:
+            for webhook_id in webhook_ids:
+                celery.send_task(DELIVER_WEBHOOK, args=[webhook_id], producer=producer, retry=False)
+                sent.append(webhook_id)
+    except Exception as exc:  # noqa: BLE001 - the sweeper sends what the broker refused
+        log.warning("broker unavailable, webhook delivery left to the sweeper: %r", exc)
     return sent

@@ -1,84 +1,63 @@
-"""GET /v1/feed: the processed feed, paged by an opaque, stable cursor."""
+"""GET /v1/feed (JSON, JSON Feed, Atom) and /v1/tags: the processed feed, filtered and paged.
+
+Every variant takes the same filters and the same opaque cursor.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
+from urllib.parse import urlencode
 
+from flask import Response, json, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from schemas.feed import FeedPage, FeedQuery
+from schemas.feed import FeedPage, FeedQuery, TagList, TagsQuery
 from services.api import resources
 from services.api.problems import abort
-from services.storage import feed, stories
-from services.storage.models import Document, FeedEntry
+from services.feeds import formats, items
+from services.feeds.cursor import decode_cursor, encode_cursor
+from services.storage import feed
+
+__all__ = ["bp", "decode_cursor", "encode_cursor", "position"]
 
 bp = Blueprint("feed", __name__, url_prefix="/v1", description="Read the processed feed.")
 
-CURSOR_PREFIX = "feed:v1:"
+FEED_TITLE = "Multilingual news"
+JSON_FEED_TYPE = "application/feed+json"
+ATOM_TYPE = "application/atom+xml"
 
 
-def encode_cursor(seq: int) -> str:
-    """Return the opaque cursor for a feed position."""
-    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{seq}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    """Return the feed position of a cursor; ValueError if it is not one of ours."""
+def position(cursor: str | None, field: str = "query.after") -> int:
+    """Return the feed position of a client's cursor; 400 naming `field` if it is not one."""
+    if not cursor:
+        return 0
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError) as error:
-        raise ValueError("not a feed cursor") from error
-    if not text.startswith(CURSOR_PREFIX) or not text[len(CURSOR_PREFIX) :].isdigit():
-        raise ValueError("not a feed cursor")
-    return int(text[len(CURSOR_PREFIX) :])
+        return decode_cursor(cursor)
+    except ValueError:
+        abort(400, "The cursor is not valid.", [{"field": field, "message": "Not a feed cursor."}])
 
 
-def _summary(text: str | None) -> str | None:
-    return text.split("\n\n", 1)[0] if text else None
+def _page(query: dict[str, Any]) -> dict[str, Any]:
+    after = position(query.get("after"))
+    return items.read(
+        resources.session(), items.make_filter(query), after=after, limit=query["limit"]
+    )
 
 
-def _items(entries: list[FeedEntry], view: str) -> list[dict[str, Any]]:
-    session = resources.session()
-    members = stories.members(session, sorted({entry.story_id for entry in entries}))
-    items = []
-    for entry in entries:
-        group = members[entry.story_id]
-        by_id = {member.id: member for member in group}
-        if view == feed.STORIES:
-            shown = next((m for m in group if m.relation is None), by_id[entry.document_id])
-        else:
-            shown = by_id[entry.document_id]
-        items.append(_item(entry, shown, group))
-    return items
+def _next_url(page: dict[str, Any]) -> str | None:
+    if not page["items"]:
+        return None
+    args = request.args.copy()
+    args["after"] = page["next_cursor"]
+    return f"{request.base_url}?{urlencode(list(args.items(multi=True)))}"
 
 
-def _item(entry: FeedEntry, shown: Document, group: list[Document]) -> dict[str, Any]:
-    return {
-        "cursor": encode_cursor(entry.seq),
-        "story_id": entry.story_id,
-        "revision": entry.story_revision,
-        "document_id": shown.id,
-        "relation": shown.relation,
-        "title": shown.title,
-        "summary": _summary(shown.text),
-        "language": shown.language,
-        "source": shown.source,
-        "url": shown.url,
-        "published_at": shown.published_at,
-        "processed_at": shown.processed_at,
-        "tags": [tag["id"] for tag in shown.tags or []],
-        "translations": [
-            {"document_id": m.id, "language": m.language, "title": m.title}
-            for m in group
-            if m.relation == "translation"
-        ],
-        "duplicates": sum(m.relation in ("exact_duplicate", "near_duplicate") for m in group),
-        "link": f"/v1/stories/{entry.story_id}",
-    }
+def _conditional(response: Response) -> Response:
+    response.add_etag()
+    response.make_conditional(request)
+    return response
 
 
 @bp.route("/feed")
@@ -87,25 +66,67 @@ class Feed(MethodView):
     @bp.arguments(FeedQuery, location="query", unknown=RAISE, error_status_code=400)
     @bp.response(200, FeedPage)
     def get(self, query: dict[str, Any]) -> Any:
-        """Return processed items after the cursor, oldest first.
+        """Return matching items after the cursor, oldest first.
 
         Stable under concurrent writes: an item never appears before one that
         precedes it, so a consumer resuming from `next_cursor` misses nothing
-        and sees nothing twice.
+        and sees nothing twice. Filters combine with AND.
         """
-        after = 0
-        if "after" in query:
-            try:
-                after = decode_cursor(query["after"])
-            except ValueError:
-                abort(
-                    400,
-                    "The cursor is not valid.",
-                    [{"field": "query.after", "message": "Not a feed cursor."}],
-                )
-        entries = feed.page(
-            resources.session(), after=after, limit=query["limit"], view=query["view"]
+        return _page(query)
+
+
+@bp.route("/feed.json")
+class JsonFeed(MethodView):
+    @bp.arguments(FeedQuery, location="query", unknown=RAISE, error_status_code=400)
+    @bp.response(200, description="A JSON Feed 1.1 document.", content_type=JSON_FEED_TYPE)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Return the feed as JSON Feed 1.1; `next_url` pages on."""
+        page = _page(query)
+        body = formats.json_feed(
+            [items.dump(item) for item in page["items"]],
+            view=query["view"],
+            title=FEED_TITLE,
+            base_url=request.url_root,
+            feed_url=request.url,
+            next_url=_next_url(page),
         )
-        items = _items(entries, query["view"])
-        next_cursor = items[-1]["cursor"] if items else (query.get("after") or None)
-        return {"items": items, "next_cursor": next_cursor}
+        return _conditional(Response(json.dumps(body), mimetype=JSON_FEED_TYPE))
+
+
+@bp.route("/feed.atom")
+class AtomFeed(MethodView):
+    @bp.arguments(FeedQuery, location="query", unknown=RAISE, error_status_code=400)
+    @bp.response(200, description="An Atom 1.0 document.", content_type=ATOM_TYPE)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Return the feed as Atom 1.0; `<link rel="next">` pages on (RFC 5005)."""
+        page = _page(query)
+        dumped = [items.dump(item) for item in page["items"]]
+        updated = max(
+            (item["updated_at"] for item in dumped if item.get("updated_at")), default=None
+        )
+        body = formats.atom(
+            dumped,
+            view=query["view"],
+            title=FEED_TITLE,
+            feed_id=f"{request.url_root}v1/feed.atom",
+            base_url=request.url_root,
+            self_url=request.url,
+            next_url=_next_url(page),
+            updated=updated or "1970-01-01T00:00:00+00:00",
+        )
+        return _conditional(Response(body, mimetype=ATOM_TYPE))
+
+
+@bp.route("/tags")
+class Tags(MethodView):
+    @bp.etag
+    @bp.arguments(TagsQuery, location="query", unknown=RAISE, error_status_code=400)
+    @bp.response(200, TagList)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Return the most used tags (optionally of one kind) with document counts and labels."""
+        rows = feed.tag_counts(resources.session(), query.get("kind"), query["limit"])
+        return {
+            "tags": [
+                {"id": tag_id, "documents": count, "label": label} for tag_id, count, label in rows
+            ]
+        }

@@ -30,6 +30,8 @@ RULES_DIR = Path(__file__).with_name("rules")
 
 @dataclass(frozen=True)
 class RawDocument:
+    """A document as it arrived: text or a whole HTML page, and what the sender knows."""
+
     content: str
     content_type: str = "text/plain"
     title: str | None = None
@@ -42,6 +44,13 @@ class RawDocument:
 
 @dataclass(frozen=True)
 class Normalized:
+    """The clean body (paragraphs joined by a blank line) and the document's metadata.
+
+    published_at is aware and in UTC when its zone was known, naive when not
+    (a page saying "24.10.2024 18:53" gives no zone). matching_text is for
+    deduplication and tagging only, never for display.
+    """
+
     text: str
     title: str | None
     byline: str | None
@@ -76,6 +85,9 @@ class Rules:
     timezones: Mapping[str, int]
     date_words: re.Pattern[str]
     date_meta: tuple[str, ...]
+    html_title: tuple[str, ...]
+    html_author: tuple[str, ...]
+    html_site: tuple[str, ...]
 
     @classmethod
     def from_tables(cls, tables: Mapping[str, Any]) -> Rules:
@@ -108,18 +120,19 @@ class Rules:
             block_markers=frozenset(_phrase(p) for p in chrome.get("blocks", [])),
             labels={kind: _label_pattern(labels.get(kind, [])) for kind in _LABEL_KINDS},
             attribution_after=re.compile(
-                rf",\s+(?P<name>{_NAME})\s+(?i:{_words(attribution.get('after_name', []))})(?!\w)"
+                rf",\s+(?P<name>{_NAME})\s+(?i:{_verbs(attribution.get('after_name', []))})(?!\w)"
             ),
             attribution_before=re.compile(
-                rf",\s+(?i:{_words(attribution.get('before_name', []))})\s+(?P<name>{_NAME})"
+                rf",\s+(?i:{_verbs(attribution.get('before_name', []))})\s+(?P<name>{_NAME})"
             ),
             dates=tuple(_date_pattern(p, months, zones) for p in dates.get("patterns", [])),
             months=months,
             timezones=zones,
             date_words=_alternation(date_words, r"(?<!\w)(?:{})(?!\w)"),
-            date_meta=tuple(
-                name.casefold() for name in tables.get("html", {}).get("date_meta", [])
-            ),
+            date_meta=_names(tables, "date_meta"),
+            html_title=_names(tables, "title_meta"),
+            html_author=_names(tables, "author_meta"),
+            html_site=_names(tables, "site_meta"),
         )
 
 
@@ -162,15 +175,16 @@ def normalize(raw: RawDocument, rules: Rules | None = None) -> Normalized:
 
     Each field comes from the raw document first, then the HTML metadata, then
     the text. published_at is converted to UTC when its zone is known and left
-    naive when it is not. The text is paragraphs joined by a blank line, never
-    empty when the input holds any visible character (chrome included: when
-    everything would be removed, the repaired text is kept).
+    naive when it is not. The text is never empty when the repaired input has
+    a visible character (character references decoded, so "&#8203;" alone has
+    none): when every line would go as chrome, the repaired lines are kept.
 
     Idempotent: for n = normalize(raw),
     normalize(RawDocument(n.text, title=n.title, byline=n.byline,
-    published_at=n.published_at, source=n.source)) == n.
-    Raises ValueError for content that is not text (or UTF-8 bytes) and for
-    content types other than text/plain and text/html.
+    published_at=n.published_at, source=n.source)) == n, whatever raw's
+    content type; a plain-text n.text is its own normal form.
+    Raises ValueError for content that is neither text nor UTF-8 bytes and
+    for content types other than text/plain and text/html.
     """
     rules = rules if rules is not None else load_rules()
     content = _as_text(raw.content)
@@ -202,8 +216,10 @@ def normalize(raw: RawDocument, rules: Rules | None = None) -> Normalized:
 # Text repair -----------------------------------------------------------------
 
 _LINE_BREAK = re.compile("[\r\v\f\x85\u2028\u2029]")
-# C0/C1 controls but tab and newline, and lone surrogates (which cannot be encoded).
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# C0 controls but tab and newline, and lone surrogates (which cannot be encoded);
+# C1 controls go after ftfy, which reads them as the bytes of Latin-1 mojibake.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+_C1_CONTROL = re.compile("[\x80-\x9f]")
 # Format characters (Unicode category Cf): bidi controls, zero-width space, BOM,
 # soft hyphen, tags. ZWNJ and ZWJ (U+200C, U+200D) stay: Persian spelling and
 # emoji sequences need them.
@@ -248,15 +264,15 @@ def _repair(text: str) -> str:
 
 
 def _repair_once(text: str) -> str:
-    text = _LINE_BREAK.sub("\n", text.replace("\r\n", "\n"))
-    text = _INVISIBLE.sub("", _CONTROL.sub("", text))
-    text = _ENTITY.sub(lambda m: html.unescape(m.group()), text)
+    text = _CONTROL.sub("", _LINE_BREAK.sub("\n", text.replace("\r\n", "\n")))
     if _MOJIBAKE_LEAD.search(text) and UTF8_DETECTOR_RE.search(text):
         # ftfy costs ~0.5 ms/KB: run it only on lines that look like mojibake.
         text = "\n".join(
             ftfy.fix_text(line, _FTFY) if UTF8_DETECTOR_RE.search(line) else line
             for line in text.split("\n")
         )
+    text = _INVISIBLE.sub("", _C1_CONTROL.sub("", text))
+    text = _ENTITY.sub(lambda m: html.unescape(m.group()), text)
     text = unicodedata.normalize("NFC", text)
     text = _DOUBLE_QUOTE.sub('"', _SINGLE_QUOTE.sub("'", text))
     return _spaces(text).strip()
@@ -267,9 +283,16 @@ def _spaces(text: str) -> str:
 
 
 def _field(value: str | None) -> str | None:
+    """Repair a one-line value (title, byline, a joined paragraph) to a fixed point."""
     if value is None:
         return None
-    return " ".join(_repair(value).split()) or None
+    for _ in range(4):
+        # Joining lines can put two halves of a mojibake sequence side by side.
+        cleaned = " ".join(_repair(value).split())
+        if cleaned == value:
+            break
+        value = cleaned
+    return value or None
 
 
 def _in_utc(moment: datetime | None) -> datetime | None:
@@ -331,7 +354,7 @@ def _paragraphs(text: str) -> list[str]:
             if not line:
                 continue
             if current and _continues(current, line):
-                current = f"{current} {line}"
+                current = _field(f"{current} {line}") or ""
             else:
                 if current:
                     paragraphs.append(current)
@@ -488,7 +511,7 @@ def _moment(match: re.Match[str], rules: Rules) -> datetime | None:
         )
     except ValueError:
         return None
-    offset = _utc_offset(parts.get("zone"), parts.get("offset"), rules)
+    offset = _utc_offset(parts.get("zone"), parts["offset"] or parts["zone_offset"], rules)
     if offset is None:
         return moment
     return (moment - offset).replace(tzinfo=UTC)
@@ -604,72 +627,110 @@ _HTML_ROOT = re.compile(r"<(?:!doctype|html|head|body)\b", re.IGNORECASE)
 
 
 def _read_html(content: str, rules: Rules) -> _Page:
-    """Extract the main text and the metadata of an HTML page with trafilatura."""
+    """Extract the main text of an HTML page with trafilatura, and its metadata."""
     # Imported here: trafilatura takes ~0.4 s to import and only HTML needs it.
     import trafilatura
 
-    markup = _INVISIBLE.sub("", _CONTROL.sub("", content))
+    markup = _INVISIBLE.sub("", _C1_CONTROL.sub("", _CONTROL.sub("", content)))
     if not _HTML_ROOT.search(markup[:4096]):
         # trafilatura rejects a bare fragment ("<p>x</p>"); give it a document.
         markup = f"<html><body>{markup}</body></html>"
     tree = trafilatura.load_html(markup)
     if tree is None:
         return _Page("")
-    published_at = _meta_time(tree, rules)
+    meta = _page_meta(tree)
+    site = _first(meta, rules.html_site)
     document = trafilatura.bare_extraction(
         tree,
-        # Fast and precise: no second extractor, no recall retry. The page's
-        # chrome is what this stage must lose; a 50 KB page takes ~5 ms.
+        # Fast and precise: no second extractor, no recall retry; the chrome is
+        # what this stage must lose. Its metadata search (author XPaths,
+        # htmldate) costs more than the extraction: the meta tags are read here.
         fast=True,
         favor_precision=True,
-        with_metadata=True,
         include_comments=False,
         include_images=False,
-        date_extraction_params={"extensive_search": False, "original_date": True},
     )
-    if document is None or isinstance(document, dict):
-        return _Page(trafilatura.html2txt(tree) or "", published_at=published_at)
+    text: str | None = None
+    if document is not None and not isinstance(document, dict):
+        text = document.text
+    if not text:
+        text = trafilatura.html2txt(tree)
+    moments = (_iso_time(meta.get(name), rules) for name in rules.date_meta)
     return _Page(
-        text=document.text or "",
-        title=document.title,
-        byline=document.author,
-        published_at=published_at or _iso_time(document.date, rules),
-        source=document.sitename,
+        text=text or "",
+        title=_first(meta, rules.html_title) or _title_element(meta.get("html:title"), site),
+        byline=_first(meta, rules.html_author),
+        published_at=next((m for m in moments if m is not None), None),
+        source=site,
     )
 
 
-def _meta_time(tree: Any, rules: Rules) -> datetime | None:
+def _page_meta(tree: Any) -> dict[str, str]:
+    """Collect meta tags by name (casefolded), JSON-LD fields ("ld:…") and the <title>."""
     found: dict[str, str] = {}
     for meta in tree.iter("meta"):
-        name = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").casefold()
-        content = meta.get("content")
-        if name and content:
-            found.setdefault(name.strip(), content)
+        name = meta.get("property") or meta.get("name") or meta.get("itemprop") or ""
+        content = (meta.get("content") or "").strip()
+        if name.strip() and content:
+            found.setdefault(name.strip().casefold(), content)
     for script in tree.iter("script"):
         if (script.get("type") or "").strip().lower() == "application/ld+json" and script.text:
-            for value in _json_values(script.text, "datePublished"):
-                found.setdefault("datepublished", value)
-    for name in rules.date_meta:
-        moment = _iso_time(found.get(name), rules)
-        if moment is not None:
-            return moment
+            for key, value in _linked_data(script.text):
+                found.setdefault(f"ld:{key}", value)
+    title = tree.findtext(".//title")
+    if title and title.strip():
+        found["html:title"] = title.strip()
+    return found
+
+
+def _linked_data(text: str) -> Iterator[tuple[str, str]]:
+    try:
+        stack = [json.loads(text)]
+    except (ValueError, RecursionError):
+        return
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            for key in ("headline", "datePublished"):
+                if isinstance(item.get(key), str):
+                    yield key.casefold(), item[key]
+            for key in ("author", "publisher"):
+                name = _linked_name(item.get(key))
+                if name:
+                    yield key, name
+            stack.extend(reversed([v for v in item.values() if isinstance(v, (dict, list))]))
+
+
+def _linked_name(value: object) -> str | None:
+    if isinstance(value, list):
+        names = [name for name in map(_linked_name, value) if name]
+        return ", ".join(names) or None
+    if isinstance(value, dict):
+        value = value.get("name")
+    if isinstance(value, str) and value.strip() and not value.startswith(("http:", "https:")):
+        return value.strip()
     return None
 
 
-def _json_values(text: str, key: str) -> Iterator[str]:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return
-    stack = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if isinstance(item.get(key), str):
-                yield item[key]
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+def _first(meta: Mapping[str, str], names: Sequence[str]) -> str | None:
+    for name in names:
+        value = meta.get(name)
+        if value and not value.startswith(("http:", "https:", "@")):
+            return value
+    return None
+
+
+_TITLE_SEPARATOR = re.compile(r"\s+(?:[|–—-]|::)\s+")
+
+
+def _title_element(title: str | None, site: str | None) -> str | None:
+    # "Headline | Site" or "Site - Headline": the longest part that is not the site.
+    if not title:
+        return None
+    parts = [p for p in _TITLE_SEPARATOR.split(title) if p.casefold() != (site or "").casefold()]
+    return max(parts, key=len) if parts else title
 
 
 def _iso_time(value: str | None, rules: Rules) -> datetime | None:
@@ -683,18 +744,27 @@ def _iso_time(value: str | None, rules: Rules) -> datetime | None:
 
 # Rule compilation ---------------------------------------------------------------------
 
-_NAME = r"[^\W\d_][\w.&'-]*(?:\s+[^\W\d_][\w.&'-]*){0,3}"
+# Up to four words; a dot only inside one ("El.kz"), never a sentence's end.
+_WORD_OF_NAME = r"[^\W\d_][\w&'-]*(?:\.[\w&'-]+)*"
+_NAME = rf"{_WORD_OF_NAME}(?: {_WORD_OF_NAME}){{0,3}}"
 _DAY = r"(?P<day>3[01]|[12][0-9]|0?[1-9])(?:st|nd|rd|th|er|e|-?го|-?е)?\.?"
 _MM = r"(?P<mm>1[0-2]|0?[1-9])"
 _YEAR = r"(?P<year>(?:19|20)[0-9]{2})"
 _LEAD_TIME = r"(?:(?P<lead_hour>[01]?[0-9]|2[0-3]):(?P<lead_minute>[0-5][0-9])[\s,|–—-]*)?"
+_OFFSET = r"[+-](?:[01]?[0-9]|2[0-3])(?::?[0-5][0-9])?(?![0-9])"
+# A UTC offset counts right after the time ("14:20:00+03:00") or a zone name
+# ("GMT+3"), never after a bare date, where "- 15" is something else.
 _TIME = (
     r"(?:[\s,|–—-]*(?:t|[^\W\d_]{1,8}\.?\s+)?"
     r"(?P<hour>[01]?[0-9]|2[0-3])[:h](?P<minute>[0-5][0-9])"
     r"(?::(?P<second>[0-5][0-9])(?:\.[0-9]+)?)?"
+    rf"(?:\s?(?P<offset>{_OFFSET}))?"
     r"(?:\s*(?P<ampm>am|pm|a\.m\.|p\.m\.|ص|م)(?!\w))?)?"
 )
-_OFFSET = r"(?:\s*(?P<offset>[+-](?:[01]?[0-9]|2[0-3])(?::?[0-5][0-9])?)(?![0-9]))?"
+
+
+def _names(tables: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    return tuple(str(name).casefold() for name in tables.get("html", {}).get(key, []))
 
 
 def _phrase(text: str) -> str:
@@ -714,8 +784,10 @@ def _alternation(phrases: Sequence[str], template: str) -> re.Pattern[str]:
     return re.compile(template.format("|".join(parts)) if parts else "(?!)")
 
 
-def _words(phrases: Sequence[str]) -> str:
-    return "|".join(_escaped(phrases)) or "(?!)"
+def _verbs(phrases: Sequence[str]) -> str:
+    # Matched in the text as written (names keep their case), so not folded.
+    verbs = sorted({p.strip() for p in phrases} - {""}, key=len, reverse=True)
+    return "|".join(re.escape(v) for v in verbs) or "(?!)"
 
 
 def _label_pattern(phrases: Sequence[str]) -> re.Pattern[str]:
@@ -744,7 +816,7 @@ def _date_pattern(
     )
     return re.compile(
         rf"(?<![\w]){_LEAD_TIME}{body}{_TIME}"
-        rf"(?:\s*\(?(?P<zone>{zone})(?!\w)\)?)?{_OFFSET}(?![0-9])"
+        rf"(?:\s*\(?(?P<zone>{zone})(?!\w)(?:\s?(?P<zone_offset>{_OFFSET}))?\)?)?(?![0-9])"
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-# Keys of the transaction-scoped advisory locks on PostgreSQL.
-DEDUP_LOCK = 7_301_001
+# Key of the transaction-scoped advisory lock that orders feed appends.
 FEED_LOCK = 7_301_002
 
 
@@ -68,6 +68,30 @@ def lock(session: Session, key: int) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def lock_keys(session: Session, keys: Iterable[str]) -> None:
+    """Hold a lock on each key until the transaction ends.
+
+    Two transactions that share a key run one after the other; keys are
+    taken in one sorted order, so two lockers cannot deadlock. PostgreSQL:
+    advisory transaction locks on a 64-bit hash of each key, in one round
+    trip. SQLite: the database's single write lock already serializes.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    hashes = sorted({_key_hash(key) for key in keys})
+    if hashes:
+        session.execute(
+            text(
+                "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"
+            ),
+            {"keys": hashes},
+        )
+
+
+def _key_hash(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
 def ping(session: Session) -> None:

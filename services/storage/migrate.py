@@ -22,4 +22,4 @@ def upgrade(database_url: str) -> None:
     """Bring the database to the newest schema. Idempotent."""
     if database_url.startswith("sqlite:///"):
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(database_url), "head")
+    command.upgrade(alembic_config(database_url), "heads")

@@ -113,10 +113,13 @@ class MatchKey(Base):
 
     __tablename__ = "match_keys"
 
+    __table_args__ = (Index("ix_match_keys_key_added_at", "key", "added_at"),)
+
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     document_id: Mapped[str] = mapped_column(
         ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
     )
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class DocumentTag(Base):
@@ -143,4 +146,47 @@ class FeedEntry(Base):
     story_id: Mapped[str] = mapped_column(ForeignKey("stories.id"), index=True)
     story_revision: Mapped[int] = mapped_column(Integer)
     story_update: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Webhook(Base):
+    """A subscription: matching feed items are POSTed, signed, to `url`.
+
+    `delivered_seq` is the feed position delivered up to; a lease
+    (`lease_until`, `lease_token`) lets one worker at a time deliver, so
+    items arrive in order, without holding a database lock during HTTP.
+    """
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(100))
+    filter: Mapped[dict[str, Any]] = mapped_column(JSON)
+    delivered_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One attempt to deliver one feed item to one webhook."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[str] = mapped_column(String(100))
+    attempt: Mapped[int] = mapped_column(Integer)
+    ok: Mapped[bool]
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,26 +20,34 @@ def _processed(client: FlaskClient, ids: list[str]) -> bool:
     return all(client.get(f"/v1/documents/{i}").json["status"] == "processed" for i in ids)
 
 
-def test_paging_while_writing_sees_every_item_once(client: FlaskClient, worker: object) -> None:
+def test_paging_while_four_writers_insert_sees_every_item_once(
+    client: FlaskClient, worker: object
+) -> None:
     first = _post_many(client, 10, "early")
-    writer = threading.Thread(
-        target=_post_many, args=(client.application.test_client(), 20, "late")
-    )
-    writer.start()
+    writers = [
+        threading.Thread(
+            target=_post_many, args=(client.application.test_client(), 8, f"late-{w}")
+        )
+        for w in range(4)
+    ]
+    for writer in writers:
+        writer.start()
     seen: list[str] = []
     cursor = None
-    for _ in range(400):
+    deadline = time.monotonic() + 120
+    while len(seen) < 42 and time.monotonic() < deadline:
         query = "/v1/feed?view=documents&limit=3" + (f"&after={cursor}" if cursor else "")
         page = client.get(query).json
         seen += [item["document_id"] for item in page["items"]]
         cursor = page["next_cursor"]
-        if len(seen) >= 30:
-            break
         if not page["items"]:
-            time.sleep(0.1)
-    writer.join()
-    assert len(seen) == len(set(seen)) == 30
+            time.sleep(0.05)
+    for writer in writers:
+        writer.join()
+    assert len(seen) == len(set(seen)) == 42
     assert set(first) <= set(seen)
+    rest = client.get(f"/v1/feed?view=documents&after={cursor}").json
+    assert rest["items"] == []
 
 
 def test_story_view_lists_one_item_per_story(client: FlaskClient, worker: object) -> None:

@@ -1,0 +1,226 @@
+"""Storage figures, in-process against a real database: per-stage times and scale.
+
+`process_queued` is the worker's own path (`services.processing.process`) on
+rows stored by `documents.accept`. `fill` reaches large sizes fast: worker
+processes run `analyze`, and the results are bulk-inserted as processed
+documents, each opening its own story (no `decide`), with their match keys,
+tags and feed entries. The feed page is read through the Flask app in this
+process (the real view and database, no socket).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bench.corpus import article
+from bench.stats import median, percentile
+from services import processing
+from services.api.feed import encode_cursor
+from services.app import create_app
+from services.config import Config
+from services.pipeline.analyze import analyze
+from services.storage import documents
+from services.storage.db import make_engine, make_sessionmaker
+from services.storage.models import (
+    PROCESSED,
+    Document,
+    DocumentTag,
+    FeedEntry,
+    MatchKey,
+    Story,
+    new_id,
+    utcnow,
+)
+
+FILL_CHUNK = 250
+
+
+def sessions_for(url: str) -> sessionmaker[Session]:
+    """Return a session factory on the database."""
+    return make_sessionmaker(make_engine(url))
+
+
+def process_queued(
+    factory: sessionmaker[Session], payloads: list[dict[str, Any]]
+) -> dict[str, list[float]]:
+    """Accept the payloads as queued rows, then process each; return seconds per stage."""
+    ids = []
+    with factory() as session:
+        for payload in payloads:
+            ids.append(documents.accept(session, payload).document.id)
+        session.commit()
+    seconds: dict[str, list[float]] = {}
+    for document_id in ids:
+        outcome = processing.process(factory, document_id, max_deliveries=5)
+        for stage, value in outcome.seconds.items():
+            seconds.setdefault(stage, []).append(value)
+    return seconds
+
+
+def _rows(task: tuple[int, int, int]) -> list[dict[str, Any]]:
+    """Analyze documents `start`..`start + count - 1` of the feed into insertable rows."""
+    seed, start, count = task
+    rows = []
+    for index in range(start, start + count):
+        payload = article(seed, index).payload
+        result = analyze(processing.raw_document(payload))
+        normalized = result.normalized
+        rows.append(
+            {
+                "payload": payload,
+                "title": normalized.title,
+                "byline": normalized.byline,
+                "published_at": normalized.published_at,
+                "language": result.language.code,
+                "language_confidence": result.language.confidence,
+                "text": normalized.text,
+                "content_hash": result.fingerprint.content_hash,
+                "fingerprint": result.fingerprint.data,
+                "tags": [asdict(tag) for tag in result.tags],
+                "keys": sorted(set(result.fingerprint.keys)),
+            }
+        )
+    return rows
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    now = utcnow()
+    stories, docs, keys, tags, feed = [], [], [], [], []
+    for row in rows:
+        document_id, story_id = new_id(), new_id()
+        payload = documents.raw_payload(row["payload"])
+        stories.append({"id": story_id, "canonical_id": document_id, "revision": 1})
+        docs.append(
+            {
+                "id": document_id,
+                "status": PROCESSED,
+                "received_at": now,
+                "enqueued_at": now,
+                "processed_at": now,
+                "source": payload["source"],
+                "external_id": payload["external_id"],
+                "url": payload["url"],
+                "raw": payload,
+                "deliveries": 1,
+                "story_id": story_id,
+                **{k: row[k] for k in row if k not in ("payload", "keys")},
+            }
+        )
+        keys += [{"key": key, "document_id": document_id} for key in row["keys"]]
+        tags += [
+            {"tag_id": tag_id, "document_id": document_id}
+            for tag_id in sorted({tag["id"] for tag in row["tags"]})
+        ]
+        feed.append(
+            {
+                "document_id": document_id,
+                "story_id": story_id,
+                "story_revision": 1,
+                "story_update": True,
+            }
+        )
+    for model, values in (
+        (Story, stories),
+        (Document, docs),
+        (MatchKey, keys),
+        (DocumentTag, tags),
+        (FeedEntry, feed),
+    ):
+        if values:
+            session.execute(insert(model), values)
+
+
+def _tasks(seed: int, start: int, count: int) -> Iterator[tuple[int, int, int]]:
+    for offset in range(0, count, FILL_CHUNK):
+        yield seed, start + offset, min(FILL_CHUNK, count - offset)
+
+
+def fill(factory: sessionmaker[Session], seed: int, start: int, count: int, pool: Any) -> float:
+    """Store feed documents `start`..`start + count - 1` in bulk; return the seconds taken."""
+    started = time.perf_counter()
+    for rows in pool.imap(_rows, _tasks(seed, start, count)):
+        with factory.begin() as session:
+            _insert(session, rows)
+    return time.perf_counter() - started
+
+
+def stored(factory: sessionmaker[Session]) -> int:
+    """Return the number of processed documents."""
+    with factory() as session:
+        return int(session.scalar(select(func.count()).where(Document.status == PROCESSED)) or 0)
+
+
+def feed_page_ms(config: Config, repeats: int) -> list[float]:
+    """Time GET /v1/feed?limit=100 from a cursor in the middle of the feed."""
+    factory = sessions_for(config.database_url)
+    with factory() as session:
+        middle = int(session.scalar(select(func.max(FeedEntry.seq))) or 0) // 2
+    factory.kw["bind"].dispose()
+    app = create_app(config)
+    client = app.test_client()
+    url = f"/v1/feed?limit=100&after={encode_cursor(middle)}"
+    timings = []
+    for _ in range(repeats + 1):
+        started = time.perf_counter()
+        response = client.get(url)
+        timings.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise RuntimeError(f"feed page answered {response.status_code}")
+    app.extensions["ingest"].engine.dispose()
+    return timings[1:]
+
+
+def measure(
+    url: str,
+    config: Config,
+    *,
+    seed: int,
+    start: int,
+    sizes: list[int],
+    probes: int,
+    feed_repeats: int,
+    cores: int,
+) -> list[dict[str, Any]]:
+    """Grow the database to each size; measure dedup per document and the feed page.
+
+    The probes are the next `probes` documents of the feed, processed by
+    `services.processing.process`, so they include repeats of stored stories.
+    """
+    factory = sessions_for(url)
+    results = []
+    position = start
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(cores) as pool:
+        for size in sizes:
+            missing = max(0, size - stored(factory))
+            fill_seconds = fill(factory, seed, position, missing, pool)
+            position += missing
+            size_before = stored(factory)
+            payloads = [article(seed, position + i).payload for i in range(probes)]
+            position += probes
+            seconds = process_queued(factory, payloads)
+            pages = feed_page_ms(config, feed_repeats)
+            dedup = [s * 1000 for s in seconds.get("deduplicate", [])]
+            store = [s * 1000 for s in seconds.get("store", [])]
+            results.append(
+                {
+                    "size": size_before,
+                    "filled": missing,
+                    "fill_seconds": round(fill_seconds, 2),
+                    "probes": len(dedup),
+                    "dedup_ms_median": median(dedup),
+                    "dedup_ms_p95": percentile(dedup, 95),
+                    "store_ms_median": median(store),
+                    "feed_page_ms_median": median(pages),
+                    "feed_page_ms_p95": percentile(pages, 95),
+                }
+            )
+    factory.kw["bind"].dispose()
+    return results

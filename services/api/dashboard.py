@@ -1,0 +1,116 @@
+"""The operators' pipeline page (/dashboard) and the JSON it reads (/v1/dashboard/summary)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+from flask import Response, render_template
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from schemas.dashboard import DashboardSummary
+from services import metrics
+from services.api import resources
+from services.storage import activity
+from services.storage.models import Document, utcnow
+from workers.celery_app import QUEUE
+
+bp = Blueprint("dashboard", __name__, url_prefix="/v1", description="What the pipeline page shows.")
+page = flask.Blueprint(
+    "dashboard_page",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/dashboard/static",
+)
+
+BUCKETS = 60
+BUCKET_SECONDS = 10
+LIMIT = 15
+# No inline script or style: the page runs only the files it is served with.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+@page.get("/dashboard")
+def show() -> str:
+    """Return the pipeline page; its script fetches the summary every few seconds."""
+    return render_template("dashboard.html")
+
+
+@page.after_request
+def _protect(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+@bp.route("/dashboard/summary")
+class Summary(MethodView):
+    @bp.response(200, DashboardSummary)
+    def get(self) -> Any:
+        """Return counts by status, recent throughput, latencies, latest stories and failures.
+
+        Throughput counts documents received and processed per 10-second slot
+        over the last 10 minutes; latencies are since the processes started.
+        """
+        found = resources.resources()
+        session = resources.session()
+        now = utcnow()
+        registry = metrics.scrape_registry()
+        stages = metrics.histogram_quantiles(registry, "ingest_stage_duration_seconds")
+        latency = metrics.histogram_quantiles(registry, "ingest_feed_latency_seconds")
+        return {
+            "generated_at": now,
+            "counts": activity.count_by_status(session),
+            "queue_length": metrics.queue_length(
+                metrics.redis_client(found.config.redis_url), QUEUE
+            ),
+            "bucket_seconds": BUCKET_SECONDS,
+            "throughput": activity.throughput(
+                session, now, buckets=BUCKETS, bucket_seconds=BUCKET_SECONDS
+            ),
+            "stages": [_latency(name, stages.get(name)) for name in metrics.STAGES],
+            "feed_latency": _latency("feed", latency.get("")),
+            "stories": [_story(item) for item in activity.latest_stories(session, LIMIT)],
+            "failed": [_failed(document) for document in activity.failed_documents(session, LIMIT)],
+        }
+
+
+def _latency(stage: str, estimate: dict[str, float | None] | None) -> dict[str, Any]:
+    estimate = estimate or {}
+    return {
+        "stage": stage,
+        "count": int(estimate.get("count") or 0),
+        "p50_seconds": estimate.get("p50"),
+        "p95_seconds": estimate.get("p95"),
+    }
+
+
+def _story(item: activity.StoryActivity) -> dict[str, Any]:
+    canonical = next((m for m in item.members if m.id == item.story.canonical_id), None)
+    languages = [m.language for m in item.members if m.language]
+    return {
+        "id": item.story.id,
+        "title": canonical.title if canonical is not None else None,
+        "languages": sorted(set(languages), key=languages.index),
+        "members": len(item.members),
+        "updated_at": item.story.updated_at,
+    }
+
+
+def _failed(document: Document) -> dict[str, Any]:
+    raw_title = document.raw.get("title") if isinstance(document.raw, dict) else None
+    return {
+        "id": document.id,
+        "error": document.error,
+        "source": document.source,
+        "title": document.title or (raw_title if isinstance(raw_title, str) else None),
+        "deliveries": document.deliveries,
+        "updated_at": document.updated_at,
+    }

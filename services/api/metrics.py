@@ -1,0 +1,67 @@
+"""GET /metrics for Prometheus, and the request hook that counts intake and feed traffic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services import metrics
+from services.api import resources
+from services.api.problems import PROBLEM_TYPES
+from workers.celery_app import QUEUE
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
+def scrape() -> Response:
+    """Return every API and worker process's metrics, and the backlog read now.
+
+    The processes share PROMETHEUS_MULTIPROC_DIR, so one scrape here covers
+    all of them on this host; the backlog comes from Redis and the database.
+    """
+    found = resources.resources()
+    backlog = metrics.BacklogCollector(
+        found.sessions, metrics.redis_client(found.config.redis_url), QUEUE
+    )
+    body = generate_latest(metrics.scrape_registry([backlog]))
+    return Response(body, mimetype=None, content_type=CONTENT_TYPE_LATEST)
+
+
+@bp.after_app_request
+def _count(response: Response) -> Response:
+    endpoint = request.endpoint or ""
+    if endpoint.startswith("intake."):
+        body = response.get_json(silent=True) if endpoint == "intake.Batch" else None
+        record_intake(endpoint, response.status_code, body)
+    elif request.path.startswith("/v1/feed"):
+        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.record_feed_request(rule, response.status_code)
+    return response
+
+
+def record_intake(endpoint: str, status: int, body: Any) -> None:
+    """Count what an intake response accepted, repeated and rejected, by reason."""
+    found = metrics.metrics()
+    if endpoint == "intake.Documents" or status != 200 or not isinstance(body, Mapping):
+        if status == 202:
+            found.accepted.inc()
+        elif status == 200:
+            found.repeated.inc()
+        elif status >= 400:
+            found.rejected.labels(reason=rejection_reason(status)).inc()
+        return
+    found.accepted.inc(int(body.get("accepted") or 0))
+    found.repeated.inc(int(body.get("repeated") or 0))
+    for item in body.get("results") or ():
+        if isinstance(item, Mapping) and int(item.get("status") or 0) >= 400:
+            found.rejected.labels(reason=rejection_reason(int(item["status"]))).inc()
+
+
+def rejection_reason(status: int) -> str:
+    """Return the reason label for a refused submission: its problem type, snake_case."""
+    fallback = "client_error" if status < 500 else "server_error"
+    return PROBLEM_TYPES.get(status, fallback).replace("-", "_")
