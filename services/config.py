@@ -44,6 +44,11 @@ class Config:
     # /metrics on this port when not 0 (workers on hosts apart from the API).
     flower_basic_auth: str = ""
     worker_metrics_port: int = 0
+    # Access and limits (README, "Security and limits"). AUTH_MODE is `keys`
+    # (every /v1 call needs an API key) or `open` (local development only).
+    auth_mode: str = "keys"
+    rate_limit: str = "600/minute;20000/hour"
+    max_json_depth: int = 32
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Config:

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.pipeline.analyze import Analysis, analyze
 from services.pipeline.dedup import TRANSLATION, Match, decide
-from services.pipeline.normalize import RawDocument
+from services.pipeline.normalize import Normalized, RawDocument, matching_form
+from services.pipeline.tag import tag
 from services.storage import documents, feed, index, stories
 from services.storage.db import lock_keys, session_scope
 from services.storage.models import PROCESSED, Document, DocumentTag, utcnow
@@ -117,3 +118,27 @@ def _record(session: Session, document: Document, analysis: Analysis, match: Mat
     session.flush()
     feed.append(session, document.id, story.id, story.revision, story_update=story_update)
     return NEW_STORY if match is None else match.relation
+
+
+def retag(factory: sessionmaker[Session], document_id: str) -> bool:
+    """Tag a processed document again with the current taxonomy and gazetteers.
+
+    Reads the stored normalized text, never the raw input, and changes only
+    the tags. Idempotent. Returns False when the document is not processed.
+    """
+    with session_scope(factory) as session:
+        document = session.get(Document, document_id, with_for_update=True)
+        if document is None or document.status != PROCESSED:
+            return False
+        text = document.text or ""
+        normalized = Normalized(
+            text=text,
+            title=document.title,
+            byline=document.byline,
+            published_at=document.published_at,
+            source=document.source,
+            matching_text=matching_form(text),
+        )
+        tags = tag(normalized, document.language or "und")
+        documents.replace_tags(session, document, [asdict(t) for t in tags])
+    return True

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 PROCESS_DOCUMENT = "ingest.process_document"
 SWEEP = "ingest.sweep"
+RETAG_DOCUMENT = "ingest.retag_document"
 
 TRANSIENT = (
     OperationalError,
@@ -101,6 +102,17 @@ def _process(self: PipelineTask, document_id: str) -> str:
     return outcome.result
 
 
+@shared_task(bind=True, base=PipelineTask, name=RETAG_DOCUMENT)
+def retag_document(self: PipelineTask, document_id: str) -> bool:
+    """Tag a processed document again after the taxonomy or gazetteers changed."""
+    try:
+        return processing.retag(self.sessions, document_id)
+    except Exception as exc:
+        if _is_transient(exc) and self.request.retries < self.config.max_retries:
+            self.retry_transient(exc)
+        raise
+
+
 @shared_task(bind=True, base=PipelineTask, name=SWEEP)
 def sweep(self: PipelineTask) -> int:
     """Re-enqueue documents that no task is going to finish."""
@@ -122,23 +134,26 @@ def sweep(self: PipelineTask) -> int:
     return len(ids)
 
 
-def enqueue_processing(celery: Celery, document_ids: Iterable[str]) -> list[str]:
-    """Send one processing task per document; return the ids that reached the broker.
+def send(celery: Celery, task_name: str, ids: Iterable[str]) -> list[str]:
+    """Send one task per id; return the ids that reached the broker.
 
-    Never raises for a broker outage: the documents stay queued in the
-    database and the sweeper sends them later.
+    Never raises for a broker outage: what is not sent stays recorded in the
+    database, and the sweeper (or the caller, run again) sends it later.
     """
     sent: list[str] = []
     try:
         with celery.producer_or_acquire() as producer:
-            for document_id in document_ids:
-                celery.send_task(
-                    PROCESS_DOCUMENT, args=[document_id], producer=producer, retry=False
-                )
-                sent.append(document_id)
-    except Exception as exc:  # noqa: BLE001 - any broker failure leaves the rest to the sweeper
-        log.warning("broker unavailable, %d documents left to the sweeper: %r", len(sent), exc)
+            for item_id in ids:
+                celery.send_task(task_name, args=[item_id], producer=producer, retry=False)
+                sent.append(item_id)
+    except Exception as exc:  # noqa: BLE001 - any broker failure leaves the rest for later
+        log.warning("broker unavailable, %s not sent past %d items: %r", task_name, len(sent), exc)
     return sent
+
+
+def enqueue_processing(celery: Celery, document_ids: Iterable[str]) -> list[str]:
+    """Send one processing task per document; return the ids that reached the broker."""
+    return send(celery, PROCESS_DOCUMENT, document_ids)
 
 
 DELIVER_WEBHOOK = "ingest.deliver_webhook"

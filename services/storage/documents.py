@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,7 @@ from services.storage.models import (
     PROCESSING,
     QUEUED,
     Document,
+    DocumentTag,
     new_id,
     utcnow,
 )
@@ -208,3 +209,26 @@ def find_stuck(
     )
     query = select(Document.id).where(stale_queue | stale_processing).order_by(Document.received_at)
     return list(session.scalars(query.limit(limit)))
+
+
+def replace_tags(session: Session, document: Document, tags: list[dict[str, Any]]) -> None:
+    """Store the document's new tags and their filter index. Caller commits.
+
+    Touches nothing else: not the raw input, the text, the story or the feed.
+    """
+    document.tags = tags
+    session.execute(delete(DocumentTag).where(DocumentTag.document_id == document.id))
+    session.add_all(
+        DocumentTag(tag_id=tag_id, document_id=document.id)
+        for tag_id in sorted({tag["id"] for tag in tags})
+    )
+
+
+def outdated_tags(session: Session, version: str, *, everything: bool = False) -> list[str]:
+    """Return ids of processed documents tagged with another taxonomy version (or all)."""
+    rows = session.execute(select(Document.id, Document.tags).where(Document.status == PROCESSED))
+    return [
+        document_id
+        for document_id, tags in rows
+        if everything or any(tag.get("version") != version for tag in tags or [])
+    ]

@@ -25,9 +25,7 @@ def test_paging_while_four_writers_insert_sees_every_item_once(
 ) -> None:
     first = _post_many(client, 10, "early")
     writers = [
-        threading.Thread(
-            target=_post_many, args=(client.application.test_client(), 8, f"late-{w}")
-        )
+        threading.Thread(target=_post_many, args=(client.application.test_client(), 8, f"late-{w}"))
         for w in range(4)
     ]
     for writer in writers:

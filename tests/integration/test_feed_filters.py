@@ -53,9 +53,7 @@ def posted(client: FlaskClient, worker: object) -> dict[str, str]:
 
 
 def _processed(client: FlaskClient, ids: dict[str, str]) -> bool:
-    return all(
-        client.get(f"/v1/documents/{i}").json["status"] == "processed" for i in ids.values()
-    )
+    return all(client.get(f"/v1/documents/{i}").json["status"] == "processed" for i in ids.values())
 
 
 def _names(client: FlaskClient, query: str, ids: dict[str, str]) -> set[str]:
@@ -147,6 +145,8 @@ def test_bad_filters_get_400_naming_them(client: FlaskClient, query: str, field:
         response = client.get(f"{path}?{query}")
         assert response.status_code == 400, (path, query)
         assert response.content_type == "application/problem+json"
-        fields = {error["field"].split(".")[0] + "." + error["field"].split(".")[1]
-                  for error in response.json["errors"]}
+        fields = {
+            error["field"].split(".")[0] + "." + error["field"].split(".")[1]
+            for error in response.json["errors"]
+        }
         assert field in fields, (path, query, response.json)

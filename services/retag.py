@@ -1,0 +1,25 @@
+"""Queue stored documents for tagging again after the taxonomy or gazetteers change."""
+
+from __future__ import annotations
+
+from services.config import Config
+from services.pipeline.tag import TAXONOMY_VERSION
+from services.storage import documents
+from services.storage.db import make_engine, make_sessionmaker, session_scope
+from workers.celery_app import create_celery
+from workers.tasks import RETAG_DOCUMENT, send
+
+
+def queue_retagging(config: Config, *, everything: bool = False) -> int:
+    """Send a retag task for each document with outdated tags; return how many were sent.
+
+    Goes through the same queue as processing, so workers do the work and a
+    broker outage loses nothing but this command's run (run it again).
+    """
+    engine = make_engine(config.database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            ids = documents.outdated_tags(session, TAXONOMY_VERSION, everything=everything)
+    finally:
+        engine.dispose()
+    return len(send(create_celery(config), RETAG_DOCUMENT, ids))

@@ -1,0 +1,132 @@
+"""The pipeline page in a real headless browser against the real stack."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Request, Route, expect, sync_playwright
+
+from services.config import Config
+from services.storage.db import make_engine, make_sessionmaker
+from services.storage.models import Document
+from services.supervisor import free_port, start
+from workers.celery_app import create_celery
+from workers.tasks import enqueue_processing
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = Path("/tmp/dashboard.png")
+
+
+@pytest.fixture(scope="module")
+def api_url(config: Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    environ = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": config.database_url,
+        "REDIS_URL": config.redis_url,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("stack-metrics")),
+    }
+    stack, _ = start(port=port, flower_port=None, concurrency=2, api_workers=2, environ=environ)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(lambda: _ready(url), timeout=60)
+        yield url
+    finally:
+        stack.stop()
+
+
+def _ready(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/readyz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _wait_for(predicate: object, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def _status(url: str, document_id: str) -> str:
+    return str(requests.get(f"{url}/v1/documents/{document_id}", timeout=10).json()["status"])
+
+
+def test_dashboard_shows_documents_and_retries_a_failed_one(api_url: str, config: Config) -> None:
+    title = f"Harbour terminal opens {uuid.uuid4().hex[:6]}"
+    content = "The harbour authority opened a ferry terminal on Tuesday.\n\nIt cost 40 million."
+    response = requests.post(
+        f"{api_url}/v1/documents", json={"content": content, "title": title}, timeout=10
+    )
+    seeded = response.json()["id"]
+    _wait_for(lambda: _status(api_url, seeded) == "processed")
+    sessions = make_sessionmaker(make_engine(config.database_url))
+    # A stored row whose raw payload lost its content cannot be processed.
+    with sessions.begin() as session:
+        broken = Document(raw={"content_type": "text/plain", "title": "Broken"}, deliveries=0)
+        session.add(broken)
+    enqueue_processing(create_celery(config), [broken.id])
+    _wait_for(lambda: _status(api_url, broken.id) == "failed")
+
+    sent_keys: list[str | None] = []
+
+    def _record(route: Route, request: Request) -> None:
+        sent_keys.append(request.headers.get("authorization"))
+        route.continue_()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            problems: list[str] = []
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.on(
+                "console",
+                lambda message: problems.append(message.text) if message.type == "error" else None,
+            )
+            page.route("**/v1/documents/*/retry", _record)
+            loaded = page.goto(f"{api_url}/dashboard")
+            assert loaded is not None and loaded.status == 200
+            assert "script-src 'self'" in loaded.headers["content-security-policy"]
+
+            expect(page.locator("#stories")).to_contain_text(title)
+            story = page.locator("#stories tr", has_text=title)
+            expect(story.locator(".lang")).to_have_text(["en"])
+            failed_row = page.locator(f'#failed tr[data-document-id="{broken.id}"]')
+            expect(failed_row).to_contain_text("KeyError")
+            expect(page.locator("#count-processed")).not_to_have_text("–")
+            expect(page.locator("#throughput-chart polyline")).to_have_count(2)
+            page.wait_for_timeout(3500)  # a second backlog sample, for the screenshot
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            page.fill("#api-key", "e2e-key")
+            page.click("#key-form button")
+            with sessions.begin() as session:
+                repaired = session.get(Document, broken.id)
+                assert repaired is not None
+                repaired.raw = {"content": "Repaired content for the retry.", "title": "Fixed"}
+            failed_row.locator("button").click()
+            expect(page.locator("#flash")).to_contain_text("Re-queued")
+            _wait_for(lambda: _status(api_url, broken.id) == "processed")
+            expect(failed_row).to_have_count(0, timeout=10_000)
+            assert sent_keys == ["Bearer e2e-key"]
+            assert problems == []
+        finally:
+            browser.close()
