@@ -9,6 +9,7 @@ key's postings capped to the newest `POSTINGS_CAP`.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
@@ -100,27 +101,33 @@ def process_all(payloads: list[dict[str, Any]]) -> Run:
     return run
 
 
-def _warm(_: object = None) -> None:
+def warm(_: object = None) -> int:
+    """Load the lexicons and models; return the process id (pool initializer and probe)."""
     analyze(raw_document({"content": "Warm-up. The lexicons load on first use.\n\nA second."}))
+    return os.getpid()
 
 
-def measure(payloads: list[dict[str, Any]], single: int, cores: int) -> dict[str, Any]:
-    """Measure documents/s on one core (first `single` payloads) and on a pool of `cores`.
+def start_pool(cores: int) -> Any:
+    """Return a pool of `cores` spawned processes, each warmed up and running."""
+    pool = multiprocessing.get_context("spawn").Pool(cores, initializer=warm)
+    for _ in range(50):
+        if len(set(pool.map(warm, range(cores * 4), chunksize=1))) == cores:
+            break
+    return pool
+
+
+def measure(payloads: list[dict[str, Any]], single: int, pool: Any, cores: int) -> dict[str, Any]:
+    """Measure documents/s on one core (first `single` payloads) and on the pool.
 
     The pool gets contiguous slices, so each worker's index holds the
     stories its repeats refer to; total is wall-clock documents/s.
     """
-    _warm()
+    warm()
     one = process_all(payloads[:single])
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(cores, initializer=_warm) as pool:
-        pool.map(time.sleep, [0.2] * cores, chunksize=1)
-        size = -(-len(payloads) // cores)
-        started = time.time()
-        runs = pool.map(
-            process_all, [payloads[i : i + size] for i in range(0, len(payloads), size)], 1
-        )
-        wall = time.time() - started
+    size = -(-len(payloads) // cores)
+    started = time.time()
+    runs = pool.map(process_all, [payloads[i : i + size] for i in range(0, len(payloads), size)], 1)
+    wall = time.time() - started
     documents = sum(run.documents for run in runs)
     decisions: Counter[str] = Counter()
     for run in runs:

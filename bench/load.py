@@ -68,6 +68,30 @@ class FeedWatcher:
         raise RuntimeError(f"{missing} of {len(ids)} documents not in the feed after {timeout}s")
 
 
+class _Clients:
+    """One HTTP session per thread, all closed at exit."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._all: list[requests.Session] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> requests.Session:
+        if not hasattr(self._local, "http"):
+            self._local.http = requests.Session()
+            with self._lock:
+                self._all.append(self._local.http)
+        http: requests.Session = self._local.http
+        return http
+
+    def __enter__(self) -> _Clients:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for http in self._all:
+            http.close()
+
+
 def _chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -122,19 +146,16 @@ def latency(
     """POST single documents at `rate` per second; time each from its 202 to the feed."""
     accepted: dict[str, float] = {}
     lock = threading.Lock()
-    local = threading.local()
     started = time.monotonic()
 
-    def send(number: int) -> None:
+    def send(http: requests.Session, number: int) -> None:
         time.sleep(max(0.0, started + number / rate - time.monotonic()))
-        if not hasattr(local, "http"):
-            local.http = requests.Session()
-        document_id = post_one(local.http, url, payloads[number])
+        document_id = post_one(http, url, payloads[number])
         with lock:
             accepted[document_id] = time.monotonic()
 
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(send, range(len(payloads))))
+    with _Clients() as clients, ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda number: send(clients.get(), number), range(len(payloads))))
     offered = len(payloads) / (time.monotonic() - started)
     seen = watcher.wait_for(list(accepted), timeout)
     ms = [(seen[i] - accepted[i]) * 1000 for i in accepted]
@@ -166,16 +187,9 @@ def intake_batches(url: str, batches: list[list[dict[str, Any]]]) -> dict[str, A
 
 def intake_single(url: str, payloads: list[dict[str, Any]], threads: int) -> dict[str, Any]:
     """POST documents one by one from `threads` clients; documents accepted per second."""
-    local = threading.local()
-
-    def send(payload: dict[str, Any]) -> str:
-        if not hasattr(local, "http"):
-            local.http = requests.Session()
-        return post_one(local.http, url, payload)
-
     started = time.monotonic()
-    with ThreadPoolExecutor(threads) as pool:
-        accepted = len(list(pool.map(send, payloads)))
+    with _Clients() as clients, ThreadPoolExecutor(threads) as pool:
+        accepted = len(list(pool.map(lambda p: post_one(clients.get(), url, p), payloads)))
     seconds = time.monotonic() - started
     return {
         "documents": accepted,

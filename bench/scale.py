@@ -10,7 +10,6 @@ process (the real view and database, no socket).
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -186,7 +185,7 @@ def measure(
     sizes: list[int],
     probes: int,
     feed_repeats: int,
-    cores: int,
+    pool: Any,
 ) -> list[dict[str, Any]]:
     """Grow the database to each size; measure dedup per document and the feed page.
 
@@ -196,31 +195,29 @@ def measure(
     factory = sessions_for(url)
     results = []
     position = start
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(cores) as pool:
-        for size in sizes:
-            missing = max(0, size - stored(factory))
-            fill_seconds = fill(factory, seed, position, missing, pool)
-            position += missing
-            size_before = stored(factory)
-            payloads = [article(seed, position + i).payload for i in range(probes)]
-            position += probes
-            seconds = process_queued(factory, payloads)
-            pages = feed_page_ms(config, feed_repeats)
-            dedup = [s * 1000 for s in seconds.get("deduplicate", [])]
-            store = [s * 1000 for s in seconds.get("store", [])]
-            results.append(
-                {
-                    "size": size_before,
-                    "filled": missing,
-                    "fill_seconds": round(fill_seconds, 2),
-                    "probes": len(dedup),
-                    "dedup_ms_median": median(dedup),
-                    "dedup_ms_p95": percentile(dedup, 95),
-                    "store_ms_median": median(store),
-                    "feed_page_ms_median": median(pages),
-                    "feed_page_ms_p95": percentile(pages, 95),
-                }
-            )
+    for size in sizes:
+        missing = max(0, size - stored(factory))
+        fill_seconds = fill(factory, seed, position, missing, pool)
+        position += missing
+        size_before = stored(factory)
+        payloads = [article(seed, position + i).payload for i in range(probes)]
+        position += probes
+        seconds = process_queued(factory, payloads)
+        pages = feed_page_ms(config, feed_repeats)
+        dedup = [s * 1000 for s in seconds.get("deduplicate", [])]
+        store = [s * 1000 for s in seconds.get("store", [])]
+        results.append(
+            {
+                "size": size_before,
+                "filled": missing,
+                "fill_seconds": round(fill_seconds, 2),
+                "probes": len(dedup),
+                "dedup_ms_median": median(dedup),
+                "dedup_ms_p95": percentile(dedup, 95),
+                "store_ms_median": median(store),
+                "feed_page_ms_median": median(pages),
+                "feed_page_ms_p95": percentile(pages, 95),
+            }
+        )
     factory.kw["bind"].dispose()
     return results

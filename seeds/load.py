@@ -9,6 +9,7 @@ from pathlib import Path
 import requests
 
 SEEDS = Path(__file__).resolve().parent
+API_KEY_FILE = SEEDS.parent / "var" / "api-key"
 
 
 def seed_documents() -> list[dict[str, str]]:
@@ -19,11 +20,22 @@ def seed_documents() -> list[dict[str, str]]:
     ]
 
 
+def api_key() -> str | None:
+    """Return the API key: API_KEY if set, else the one `make run` wrote to var/api-key."""
+    if os.environ.get("API_KEY"):
+        return os.environ["API_KEY"]
+    if API_KEY_FILE.exists():
+        return API_KEY_FILE.read_text().strip() or None
+    return None
+
+
 def main() -> int:
     """POST every seed; print each answer."""
     api = os.environ.get("API_URL", "http://127.0.0.1:8000").rstrip("/")
+    key = api_key()
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     for payload in seed_documents():
-        response = requests.post(f"{api}/v1/documents", json=payload, timeout=30)
+        response = requests.post(f"{api}/v1/documents", json=payload, headers=headers, timeout=30)
         print(response.status_code, payload["external_id"], response.json().get("id"))
         if response.status_code >= 400:
             return 1

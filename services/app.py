@@ -7,7 +7,17 @@ from flask import Flask, send_from_directory
 from werkzeug.wrappers import Response
 
 from services import logs
-from services.api import dashboard, documents, feed, health, intake, resources, stories
+from services.api import (
+    auth,
+    dashboard,
+    documents,
+    feed,
+    health,
+    intake,
+    resources,
+    security,
+    stories,
+)
 from services.api import metrics as metrics_view
 from services.api import stream as stream_view
 from services.api import webhooks as webhooks_view
@@ -29,9 +39,13 @@ def create_app(config: Config | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="/docs/assets/",
         JSON_SORT_KEYS=False,
+        # The largest body any endpoint takes; intake lowers it per endpoint.
+        MAX_CONTENT_LENGTH=config.max_batch_bytes,
     )
     resources.init_app(app, config)
-    api = ProblemApi(app)
+    auth.init_app(app)
+    security.init_app(app, config)
+    api = ProblemApi(app, spec_kwargs={"extra_plugins": [auth.AccessDocs(app)]})
     for bp in (intake.bp, documents.bp, stories.bp, feed.bp, health.bp, dashboard.bp):
         api.register_blueprint(bp)
     for bp in (stream_view.bp, webhooks_view.bp):

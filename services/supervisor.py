@@ -212,6 +212,49 @@ def flower_env(env: dict[str, str]) -> dict[str, str]:
     return flower
 
 
+API_KEY_FILE = VAR_DIR / "api-key"
+
+
+def ensure_local_key(database_url: str, path: Path = API_KEY_FILE) -> bool:
+    """Write a token with every scope to `path` (mode 600) unless the one there still works.
+
+    Returns True when it created a key. `make seed`, the README's curl
+    examples and local tools read the token from this file.
+    """
+    from services.storage import keys
+    from services.storage.db import make_engine, make_sessionmaker, session_scope
+
+    engine = make_engine(database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            if path.exists() and keys.authenticate(session, path.read_text().strip()):
+                return False
+            token = keys.create(session, "local (make run)", keys.SCOPES).token
+    finally:
+        engine.dispose()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(token + "\n")
+    return True
+
+
+def _announce_access(env: dict[str, str]) -> None:
+    if Config.from_env(env).auth_mode == "open":
+        banner = "!" * 78
+        print(
+            f"{banner}\n!! AUTH_MODE=open: the API answers EVERY request without an API key.\n"
+            f"!! For local development only; never expose this port.\n{banner}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return
+    created = ensure_local_key(env["DATABASE_URL"])
+    state = "created a local API key with every scope in" if created else "API key in"
+    print(f"{state} {API_KEY_FILE} (send it as Authorization: Bearer ...)", flush=True)
+
+
 def run() -> int:
     """Start everything and wait; Ctrl-C (or any child exiting) stops it all."""
     port = int(os.environ.get("PORT", "8000"))
@@ -234,6 +277,7 @@ def run() -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
+        _announce_access(env)
         while not stopping:
             exited = [name for name, p in stack.processes.items() if p.poll() is not None]
             if exited:

@@ -20,6 +20,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from services.config import Config
+from services.storage import keys
+from services.storage.db import make_engine, make_sessionmaker, session_scope
 from services.storage.migrate import upgrade
 from services.supervisor import LOCAL_REDIS, free_port, redis_answers, start_redis
 
@@ -106,7 +108,26 @@ def config(database_url: str, redis_url: str) -> Config:
         database_url=database_url,
         redis_url=redis_url,
         sweep_unsent_after_seconds=0,
+        # Tests poll the API many times a second; test_auth checks the limiter.
+        rate_limit="100000/minute",
     )
+
+
+@pytest.fixture(scope="session")
+def api_token(database_url: str) -> str:
+    """Return the token of a real API key with every scope, stored in the test database."""
+    engine = make_engine(database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            return keys.create(session, "tests", keys.SCOPES).token
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def auth_headers(api_token: str) -> dict[str, str]:
+    """Return the headers that authenticate as the tests' key."""
+    return {"Authorization": f"Bearer {api_token}"}
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from marshmallow import RAISE
 
 from schemas.documents import DocumentAccepted, DocumentOut, DocumentQuery
 from services.api import resources
+from services.api.auth import ADMIN, READ, requires
 from services.api.problems import abort
 from services.storage import documents
 from workers.tasks import enqueue_processing
@@ -33,6 +34,7 @@ def _not_found(document_id: str) -> NoReturn:
 
 @bp.route("/documents/<string:document_id>")
 class Document(MethodView):
+    @requires(READ)
     @bp.etag
     @bp.arguments(DocumentQuery, location="query", unknown=RAISE, error_status_code=400)
     @bp.response(200, DocumentOut)
@@ -49,6 +51,7 @@ class Document(MethodView):
 
 @bp.route("/documents/<string:document_id>/retry")
 class Retry(MethodView):
+    @requires(ADMIN)
     @bp.response(202, DocumentAccepted)
     @bp.alt_response(409, description="The document has not failed.")
     def post(self, document_id: str) -> Any:

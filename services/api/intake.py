@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 
 from schemas.documents import BatchIn, BatchResult, DocumentAccepted, DocumentIn
 from services.api import resources
+from services.api.auth import INGEST, requires
 from services.api.problems import abort, flatten, problem
 from services.storage import documents
 from workers.tasks import enqueue_processing
@@ -61,6 +62,7 @@ def _send(document_ids: list[str]) -> None:
 
 @bp.route("/documents")
 class Documents(MethodView):
+    @requires(INGEST)
     @bp.arguments(DocumentIn)
     @bp.response(202, DocumentAccepted)
     @bp.alt_response(200, schema=DocumentAccepted, description="A repeat: the first document.")
@@ -87,6 +89,7 @@ class Documents(MethodView):
 
 @bp.route("/documents/batch")
 class Batch(MethodView):
+    @requires(INGEST)
     @bp.arguments(BatchIn)
     @bp.response(200, BatchResult)
     @bp.alt_response(413, description="The body is too large.")

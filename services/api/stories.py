@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from schemas.stories import StoryOut
 from services.api import resources
+from services.api.auth import READ, requires
 from services.api.problems import abort
 from services.storage import stories
 
@@ -17,6 +18,7 @@ bp = Blueprint("stories", __name__, url_prefix="/v1", description="Read stories.
 
 @bp.route("/stories/<string:story_id>")
 class Story(MethodView):
+    @requires(READ)
     @bp.etag
     @bp.response(200, StoryOut)
     def get(self, story_id: str) -> Any:

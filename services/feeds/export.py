@@ -72,7 +72,10 @@ def run(args: argparse.Namespace, database_url: str, out: TextIO) -> int:
     except ValueError:
         print("invalid options: --after is not a feed cursor", file=sys.stderr)
         return 2
-    sessions = make_sessionmaker(make_engine(database_url))
-    count = write_jsonl(sessions, items.make_filter(query), out, after=after)
+    engine = make_engine(database_url)
+    try:
+        count = write_jsonl(make_sessionmaker(engine), items.make_filter(query), out, after=after)
+    finally:
+        engine.dispose()
     print(f"exported {count} items", file=sys.stderr)
     return 0

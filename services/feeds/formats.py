@@ -99,7 +99,7 @@ def atom(
     updated: str,
 ) -> bytes:
     """Return an Atom 1.0 document (RFC 4287) for the items, paged as RFC 5005."""
-    root = ElementTree.Element(_tag("feed"))
+    root = ElementTree.Element("feed", xmlns=ATOM_NS)
     _text(root, "id", feed_id)
     _text(root, "title", title)
     _text(root, "updated", updated)
@@ -112,7 +112,7 @@ def atom(
     for item in items:
         _atom_entry(root, item, view, base_url)
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(
-        root, encoding="utf-8", xml_declaration=False, default_namespace=ATOM_NS
+        root, encoding="utf-8", xml_declaration=False
     )
 
 
@@ -139,7 +139,9 @@ def _atom_entry(root: ElementTree.Element, item: dict[str, Any], view: str, base
 
 
 def _tag(name: str) -> str:
-    return f"{{{ATOM_NS}}}{name}"
+    # Unqualified names under the root's xmlns: ElementTree cannot write a
+    # default namespace next to unqualified attributes such as `href`.
+    return name
 
 
 def _text(parent: ElementTree.Element, name: str, value: str, **attributes: str) -> None:

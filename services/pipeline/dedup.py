@@ -9,22 +9,41 @@ Three relations, tried in this order for each candidate:
   the larger with Jaccard at least `near_min_jaccard` (0.35): a
   re-publication with a changed headline, added boilerplate or cut paragraphs.
 - `translation`: different languages and language-independent evidence
-  (dates, numbers, tag ids, transliterated name skeletons). The score is
+  (dates, numbers, tag ids, transliterated name skeletons, word skeletons).
+  The score is
 
       coverage * (0.4 + 0.6 * order) * length_fit * time_fit * facts_fit
 
   where coverage is the weighted share of the evidence the two documents
-  have in common (Dice; for names against a script without letter case, the
-  share of the cased side's names), order is the share of shared items at
-  about the same relative position, length_fit penalises a length ratio far
-  from the languages' usual one, time_fit publication dates far apart, and
-  facts_fit two texts that both state numbers and dates but mostly different
-  ones (min(1, 0.3 + weighted Dice of numbers and dates)).
-  A translation needs score >= `translation_score` (0.5) and shared weight
-  >= `translation_strength` (8: for example a day of a month, a rare number
-  and a name). Two articles about the same event share names and some
-  numbers but not most of them, nor in the same order: precision comes
-  before recall, since a false merge hides an article.
+  have in common (Dice; for names, the share of the smaller set, and against
+  a script without letter case, half the cased side's names), order is the
+  share of shared items at about the same relative position (0.5 with fewer
+  than three), length_fit penalises a length ratio far from the languages'
+  usual one, time_fit publication dates far apart, and facts_fit two texts
+  that both state numbers and dates but mostly different ones
+  (min(1, 0.3 + weighted Dice of numbers and dates)). Weights
+  (`fingerprint.evidence_weight`) favour rare evidence: a day of a month, an
+  organisation or a number of four or more digits 3, a decimal 2.5, other
+  numbers from 100 and names of four consonants 2, a year-month 1.5, a
+  year, a number under 100, a country or a three-consonant name 1.
+
+  The strength of a pair is the total weight of its shared evidence plus
+  `LEXICAL_WEIGHT` (0.5) per aligned word: the longest chain of word
+  skeletons (`lx`) that both texts have in the same order, each within
+  `LEXICAL_TOLERANCE` (0.2) of the same relative position. Translations
+  keep names, loanwords and terms in order; articles on one topic share
+  some, scattered. A translation needs
+
+  - score >= `translation_score` (0.5) and strength >= `translation_strength`
+    (8: for example a day of a month, a rare number and a name), or
+  - the dominance rule, for short articles with few facts: the best-scoring
+    translation candidate has score >= `translation_score` and strength >=
+    `dominant_strength` (4), and no candidate of another story scores more
+    than `dominant_ratio` (0.5) of it.
+
+  Two articles about the same event share names and some numbers but not
+  most of them, nor in the same order: precision comes before recall, since
+  a false merge hides an article.
 
   With embeddings on both sides (optional backend), a cosine similarity of at
   least `embedding_cosine` also accepts a pair whose offline score reaches
@@ -87,6 +106,8 @@ class Thresholds:
     position_tolerance: float = 0.15
     embedding_cosine: float = 0.8
     embedding_score_floor: float = 0.25
+    dominant_strength: float = 4.0
+    dominant_ratio: float = 0.5
 
 
 def decide(
@@ -100,15 +121,46 @@ def decide(
     """Return the best match among the candidates, or None for a new story.
 
     Pure and deterministic: an exact duplicate beats a near duplicate beats a
-    translation, then the higher score, then the smaller document id.
+    translation, then the higher score, then the smaller document id. When
+    no candidate passes, the dominance rule may accept the best-scoring
+    translation candidate; its evidence then has `rule` and `runner_up`.
     """
     thresholds = thresholds or Thresholds()
     best: Match | None = None
+    assessed: list[tuple[float, Candidate, dict[str, Any]]] = []
     for candidate in candidates:
-        match = compare(fingerprint, language, published_at, candidate, thresholds)
+        match, evidence = _assess(fingerprint, language, published_at, candidate, thresholds)
         if match is not None and (best is None or _rank(match) > _rank(best)):
             best = match
-    return best
+        if evidence is not None:
+            assessed.append((float(evidence["score"]), candidate, evidence))
+    return best or _dominant(assessed, thresholds)
+
+
+def _dominant(
+    assessed: list[tuple[float, Candidate, dict[str, Any]]], thresholds: Thresholds
+) -> Match | None:
+    """Return the best translation candidate when no other story comes close.
+
+    Accepts a candidate that reaches `translation_score` on less evidence
+    than `translation_strength` (but at least `dominant_strength`) when every
+    candidate of another story scores at most `dominant_ratio` of it: a short
+    article's few facts then single out one stored article rather than a topic.
+    """
+    if not assessed:
+        return None
+    ranked = sorted(assessed, key=lambda item: (-item[0], item[1].document_id))
+    score, best, evidence = ranked[0]
+    if score < thresholds.translation_score or evidence["strength"] < thresholds.dominant_strength:
+        return None
+    runner_up = max(
+        (other for other, c, _ in ranked[1:] if c.story_id != best.story_id), default=0.0
+    )
+    if runner_up > thresholds.dominant_ratio * score:
+        return None
+    return _match(
+        best, TRANSLATION, score, {**evidence, "rule": "dominant", "runner_up": round(runner_up, 4)}
+    )
 
 
 def _rank(match: Match) -> tuple[int, float, tuple[int, ...]]:
@@ -127,9 +179,20 @@ def compare(
     thresholds: Thresholds,
 ) -> Match | None:
     """Return the relation of a document to one candidate, or None."""
+    return _assess(fingerprint, language, published_at, candidate, thresholds)[0]
+
+
+def _assess(
+    fingerprint: Fingerprint,
+    language: str,
+    published_at: datetime | None,
+    candidate: Candidate,
+    thresholds: Thresholds,
+) -> tuple[Match | None, dict[str, Any] | None]:
+    """Return the match to one candidate, if any, and the translation evidence."""
     other = candidate.fingerprint
     if other.content_hash == fingerprint.content_hash:
-        return _match(candidate, EXACT, 1.0, {"content_hash": fingerprint.content_hash})
+        return _match(candidate, EXACT, 1.0, {"content_hash": fingerprint.content_hash}), None
     near = near_evidence(fingerprint.data, other.data)
     jaccard, containment = near["jaccard"], near["containment"]
     # Shingles are words of one language: texts that share half of them are
@@ -139,11 +202,11 @@ def compare(
         and containment >= thresholds.near_containment
         and jaccard >= thresholds.near_min_jaccard
     ):
-        return _match(candidate, NEAR, jaccard, near)
+        return _match(candidate, NEAR, jaccard, near), None
     if _same_language(language, candidate.language):
-        return None
+        return None, None
     if language.lower() in _UNDETERMINED or candidate.language.lower() in _UNDETERMINED:
-        return None
+        return None, None
     evidence = translation_evidence(
         fingerprint.data,
         other.data,
@@ -161,8 +224,8 @@ def compare(
             cosine >= thresholds.embedding_cosine and score >= thresholds.embedding_score_floor
         )
     if accepted:
-        return _match(candidate, TRANSLATION, score, evidence)
-    return None
+        return _match(candidate, TRANSLATION, score, evidence), evidence
+    return None, evidence
 
 
 def _match(candidate: Candidate, relation: str, score: float, evidence: dict[str, Any]) -> Match:
@@ -191,6 +254,8 @@ def near_evidence(data: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]
 
 
 CASELESS_NAME_SHARE = 0.5
+LEXICAL_WEIGHT = 0.5
+LEXICAL_TOLERANCE = 0.2
 FACTS_MIN_WEIGHT = 4.0
 FACTS_FLOOR = 0.3
 _KINDS = {"n": "numbers", "d": "dates", "m": "dates", "s": "names", "t": "entities"}
@@ -241,6 +306,7 @@ def translation_evidence(
         matched.extend(pairs)
     coverage = min(1.0, shared_weight / denominator) if denominator else 0.0
     facts = _facts_fit(mine, theirs)
+    aligned, lexical = lexical_alignment(str(data.get("lx", "")), str(other.get("lx", "")))
 
     placed = [(mine[p], theirs[q]) for p, q in matched if mine[p] >= 0 and theirs[q] >= 0]
     if len(placed) >= 3:
@@ -265,7 +331,10 @@ def translation_evidence(
     score = coverage * (0.4 + 0.6 * order) * length_fit * time_fit * facts
     evidence: dict[str, Any] = {
         "score": round(score, 4),
-        "strength": round(shared_weight, 2),
+        "strength": round(shared_weight + LEXICAL_WEIGHT * len(aligned), 2),
+        "aligned_words": len(aligned),
+        "words": aligned[:20],
+        "lexical": round(lexical, 4),
         "coverage": round(coverage, 4),
         "order": round(order, 4),
         "facts_fit": round(facts, 4),
@@ -281,6 +350,44 @@ def translation_evidence(
     if cosine is not None:
         evidence["cosine"] = round(cosine, 4)
     return evidence
+
+
+def lexical_alignment(mine: str, theirs: str) -> tuple[list[str], float]:
+    """Return the word skeletons both texts have in the same order, and their share.
+
+    Translations keep loanwords, names and terms in about the same order; two
+    articles on one topic share some but scattered. The aligned words are the
+    longest chain of shared skeletons at about the same relative position in
+    both texts (a longest increasing subsequence); the share is their number
+    over the smaller text's number of skeletons.
+    """
+    a, b = mine.split(), theirs.split()
+    if not a or not b:
+        return [], 0.0
+    where = {word: i / len(b) for i, word in enumerate(b)}
+    close = [
+        (where[word], word)
+        for i, word in enumerate(a)
+        if word in where and abs(i / len(a) - where[word]) <= LEXICAL_TOLERANCE
+    ]
+    tails: list[float] = []
+    chain: list[int] = []
+    parents: list[int] = []
+    for index, (position, _) in enumerate(close):
+        slot = bisect.bisect_left(tails, position)
+        parents.append(chain[slot - 1] if slot else -1)
+        if slot == len(tails):
+            tails.append(position)
+            chain.append(index)
+        else:
+            tails[slot] = position
+            chain[slot] = index
+    aligned: list[str] = []
+    index = chain[-1] if chain else -1
+    while index >= 0:
+        aligned.append(close[index][1])
+        index = parents[index]
+    return aligned[::-1], len(aligned) / min(len(a), len(b))
 
 
 def _facts_fit(mine: dict[str, float], theirs: dict[str, float]) -> float:

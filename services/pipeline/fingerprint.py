@@ -3,21 +3,33 @@
 A fingerprint has three parts, all derived from the normalized document:
 
 - `content_hash`: SHA-256 of the matching form of the body (exact duplicates).
-- `data`: what `dedup.decide` compares, stored with the document (JSON):
-  a MinHash signature of word shingles (near duplicates) and the evidence
-  that survives translation (dates as ISO month-day and year-month, numbers
-  in canonical form, names as Latin consonant skeletons, tag ids), each with
-  its first relative position in the text.
-- `keys`: the selective keys under which the storage indexes the document
-  (table `match_keys(key, document_id)`); candidates for a new document are
-  the stored documents that share its content hash or any of its keys:
+- `data`: what `dedup.decide` compares, stored with the document (JSON,
+  about 1.5 kB): a MinHash signature of word shingles (near duplicates) and
+  the evidence that survives translation, each item with its first relative
+  position in the text (`ev`): dates as ISO month-day and year-month,
+  numbers in canonical form (scale words applied: 1,5 млн, 25亿, 3 करोड़),
+  names as Latin consonant skeletons, entity tag ids. Also `lx`: the
+  skeletons of the text's words of five or more Latin letters, distinct, in
+  order of first occurrence, at most 200 — names, loanwords and shared terms
+  ('интернет'/'internet'/'इंटरनेट' all give 'ntrn') that a translation keeps in
+  about the same order. Han, hiragana and Thai runs give none (only their
+  katakana words do): their transliteration shares nothing with other scripts.
+- `keys`: the keys under which the storage indexes the document (table
+  `match_keys(key, document_id)`); candidates for a new document are the
+  stored documents that share its content hash or any of its keys, the
+  most shared first:
 
   ====================  ==================================================
   ``lsh:<band>:<hex>``  one per MinHash band (42 bands of 3 rows at the
                         default LSH threshold 0.5): near duplicates
   ``n3:<a>|<b>|<c>``    sorted triple of the six most specific numbers
   ``n2:<a>|<b>``        the pair, when a document has only two such numbers
+  ``n1:<n>``            each specific number (not a year, at least 100 or
+                        a decimal), at most six
   ``ev:<MM-DD>|<n>``    a day of a date with a specific number
+  ``w:<s>``             a single skeleton: the five most frequent names
+                        (scripts with letter case) and the first 20
+                        four-letter skeletons of `lx`
   ``nm:<s1>|<s2>``      a pair of the five most frequent name skeletons
                         (scripts with letter case only)
   ``nn:<s>|<n>``        one of the three most frequent name skeletons with
@@ -25,10 +37,20 @@ A fingerprint has three parts, all derived from the normalized document:
   ``tg:<id1>|<id2>``    a pair of entity tag ids, at least one not a country
   ====================  ==================================================
 
-  Every key but ``lsh:`` survives translation. Keys are capped in number
-  (at most 103 per document) and each is a combination, so postings stay short.
-  Changing `FingerprintSettings` changes the keys: stored documents must then
-  be fingerprinted again.
+  Every key but ``lsh:`` survives translation, and a document with any
+  number or word of five letters has some (single keys make sure of it).
+  At most 150 keys per document (42 + 20 + 6 + 12 + 25 + 10 + 9 + 10 =
+  134). A single key that many documents share costs nothing more: the
+  lookup reads only its newest postings, and candidates sharing more keys
+  rank first. Changing `FingerprintSettings`, the skeleton or `DATA_VERSION`
+  changes the keys: stored documents must then be fingerprinted again.
+
+Skeletons (`skeleton`) transliterate any script with anyascii, then keep
+consonants, merging those that scripts and transliterations confuse (b, p, f
+and v; c, k and q; s and z; kh, ch and k; ...) and cutting at four letters,
+so inflection and particles mostly fall off. Script-specific repairs: Russian
+case endings, Hebrew vav (a vowel letter), Devanagari anusvara (n before a
+consonant), Arabic article and proclitics.
 """
 
 from __future__ import annotations
@@ -54,7 +76,7 @@ from anyascii import anyascii
 from services.pipeline.normalize import Normalized, matching_form
 from services.pipeline.tag import Tag
 
-DATA_VERSION = 1
+DATA_VERSION = 2
 
 _MERSENNE_PRIME = np.uint64((1 << 61) - 1)
 _MAX_HASH = np.uint64((1 << 32) - 1)
@@ -78,6 +100,7 @@ class FingerprintSettings:
     key_numbers: int = 6
     key_names: int = 5
     key_tags: int = 5
+    key_words: int = 20
 
 
 @dataclass(frozen=True)
@@ -158,6 +181,7 @@ def fingerprint(
         "cased": evidence.cased,
         "ev": evidence.positions,
         "sf": evidence.surfaces,
+        "lx": " ".join(evidence.lexical),
     }
     if embedder is not None:
         text = "\n".join(paragraphs)
@@ -337,10 +361,17 @@ _DOTTED_DATE = re.compile(r"\b(\d{1,2})([./])(\d{1,2})\2(\d{4})\b")
 _CJK_DATE = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월](?:\s*(\d{1,2})\s*[日일])?")
 _NUMBER_SPAN = re.compile(r"\d+(?:[,.'\u00a0\u202f\u2009 ]\d+)*")
 _TOKEN = re.compile(r"\d+|[^\W\d_]+")
-_NAME_TOKEN = re.compile(r"[^\W\d_]+")
+# Letters, and the vowel signs of Indic and Southeast Asian scripts, which
+# are marks (not word characters) but belong inside a word.
+_NAME_TOKEN = re.compile(
+    r"(?:[^\W\d_]|[\u0900-\u0963\u0971-\u0dff\u0e31-\u0e4e\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff])+"
+)
+_UNSPACED_SCALE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _SENTENCE_END = frozenset('.!?…:;"«»“”„()[]–—-•')
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]+")
+_HEBREW = re.compile(r"[\u0590-\u05ff]")
 _CYRILLIC_ENDINGS = (
     "ого",
     "его",
@@ -367,7 +398,7 @@ _SKELETON_DIGRAPHS = (
     ("sh", "s"),
     ("ch", "k"),
     ("zh", "j"),
-    ("ph", "f"),
+    ("ph", "b"),
     ("th", "t"),
     ("dh", "d"),
     ("gh", "g"),
@@ -379,7 +410,8 @@ _SKELETON_LETTERS = str.maketrans(
         "c": "k",
         "x": "ks",
         "z": "s",
-        "v": "f",
+        "f": "b",
+        "v": "b",
         "p": "b",
         "w": None,
         "y": None,
@@ -393,6 +425,9 @@ _SKELETON_LETTERS = str.maketrans(
 )
 _NON_LETTER = re.compile(r"[^a-z]")
 _REPEAT = re.compile(r"(.)\1+")
+# Words of at least this many letters, at most this many distinct skeletons.
+LEXICAL_MIN_LETTERS = 5
+LEXICAL_WORDS = 200
 # Tag kinds whose ids come from a gazetteer and so read the same in every
 # language; keywords, acronyms and guessed person ids do not.
 ENTITY_KINDS = frozenset(
@@ -409,6 +444,7 @@ class Evidence:
     name_counts: Counter[str] = field(default_factory=Counter)
     paragraph_starts: list[float] = field(default_factory=list)
     cased: bool = True
+    lexical: list[str] = field(default_factory=list)
 
     def add(self, key: str, position: float) -> None:
         if key not in self.positions:
@@ -463,7 +499,15 @@ def _skeleton(word: str) -> str:
             if lower.endswith(ending) and len(lower) - len(ending) >= 3:
                 lower = lower[: -len(ending)]
                 break
-    text = _NON_LETTER.sub("", anyascii(lower))
+    # Anusvara is a nasal sound, written 'm' by anyascii; before t, d or k
+    # it is an 'n' (इंटरनेट internet).
+    lower = lower.replace("\u0902", "\u0928")
+    if _HEBREW.match(lower):
+        # Vav is mostly a vowel letter (and the prefix 'and'), not /v/.
+        lower = lower.replace("\u05d5", "")
+    # Lower-case after transliterating: anyascii writes Hangul and Han
+    # syllables capitalised ('PuTin').
+    text = _NON_LETTER.sub("", anyascii(lower).lower())
     for digraph, letter in _SKELETON_DIGRAPHS:
         text = text.replace(digraph, letter)
     return _REPEAT.sub(r"\1", text.translate(_SKELETON_LETTERS))[:4]
@@ -488,6 +532,7 @@ def _extract_evidence(paragraphs: list[str], tags: Sequence[Tag], lexicon: Lexic
     capitalized: Counter[str] = Counter()
     lowercase: set[str] = set()
     caseless: Counter[str] = Counter()
+    lexical: dict[str, None] = {}
     first_seen: dict[str, float] = {}
     surfaces: dict[str, str] = {}
     for index, (raw, text) in enumerate(zip(paragraphs, folded, strict=True)):
@@ -506,26 +551,37 @@ def _extract_evidence(paragraphs: list[str], tags: Sequence[Tag], lexicon: Lexic
 
         unmarked = _unmark(raw)
         for match in _NAME_TOKEN.finditer(unmarked):
-            word = match.group()
-            position = at(match.start() * scale // max(1, len(unmarked)))
-            if word.lower() == word.upper():
+            if _UNSPACED.search(match.group()):
+                # A run of Han, kana or Thai is a phrase, not a word; only its
+                # katakana runs (foreign names, loanwords) transliterate.
+                words = [
+                    (m.group(), match.start() + m.start())
+                    for m in _KATAKANA.finditer(match.group())
+                ]
+            else:
+                words = [(match.group(), match.start())]
+            for word, start in words:
+                position = at(start * scale // max(1, len(unmarked)))
+                _add_lexical(word, lexical)
+                if word.lower() != word.upper():
+                    cased_words += 1
+                    lower = word.casefold()
+                    if word[0].islower():
+                        lowercase.add(lower)
+                        continue
+                    initial = index == 0 or _starts_sentence(unmarked, start)
+                    if not initial or (len(word) > 1 and word.isupper()):
+                        capitalized[word] += 1
+                        first_seen.setdefault(word, position)
+                    continue
                 caseless_words += 1
                 for variant in _caseless_variants(word):
                     caseless[variant] += 1
                     first_seen.setdefault(variant, position)
-                continue
-            cased_words += 1
-            lower = word.casefold()
-            if word[0].islower():
-                lowercase.add(lower)
-                continue
-            initial = index == 0 or _starts_sentence(unmarked, match.start())
-            if not initial or (len(word) > 1 and word.isupper()):
-                capitalized[word] += 1
-                first_seen.setdefault(word, position)
         offset += len(text) + 2
 
     evidence.cased = cased_words >= caseless_words
+    evidence.lexical = list(lexical)[:LEXICAL_WORDS]
     names: Counter[str] = Counter()
     if evidence.cased:
         for word, count in capitalized.items():
@@ -548,6 +604,26 @@ def _extract_evidence(paragraphs: list[str], tags: Sequence[Tag], lexicon: Lexic
         if tag_.kind in ENTITY_KINDS and ":" in tag_.id:
             evidence.add("t:" + tag_.id, -1.0)
     return evidence
+
+
+def _add_lexical(word: str, lexical: dict[str, None]) -> None:
+    if len(lexical) >= LEXICAL_WORDS:
+        return
+    key = _lexical_key(word)
+    if key:
+        lexical.setdefault(key, None)
+
+
+@functools.lru_cache(maxsize=65536)
+def _lexical_key(word: str) -> str:
+    if _ARABIC.match(word):
+        *_, word = _caseless_variants(word)
+    # Letters counted in Latin: a Hangul syllable or an unvoweled Arabic word
+    # is short in its script only.
+    if len(anyascii(word)) < LEXICAL_MIN_LETTERS:
+        return ""
+    key = _skeleton(word)
+    return key if len(key) >= 3 else ""
 
 
 def _starts_sentence(text: str, start: int) -> bool:
@@ -679,6 +755,10 @@ def _extract_numbers(
             two = " ".join(after[:2]).rstrip(".,;:")
             one = after[0].rstrip(".,;:")
             scale = lexicon.scales.get(two) or lexicon.scales.get(one) or 0
+        if not scale and _UNSPACED_SCALE.match(text, match.end()):
+            # Chinese, Japanese and Korean write the scale on the digits: 25亿.
+            rest = text[match.end() : match.end() + 2]
+            scale = lexicon.scales.get(rest) or lexicon.scales.get(rest[:1]) or 0
         for value in values:
             if value >= 10 or value != value.to_integral_value():
                 evidence.add("n:" + _canonical(value), at(match.start()))
@@ -736,10 +816,15 @@ def _evidence_keys(evidence: Evidence, settings: FingerprintSettings) -> list[st
     for day in days:
         for number in specific[:4]:
             keys.append(f"ev:{day}|{number}")
+    for number in specific:
+        keys.append("n1:" + number)
+    names = sorted(evidence.name_counts, key=lambda k: (-evidence.name_counts[k], -len(k), k))[
+        : settings.key_names
+    ]
+    words = [w for w in evidence.lexical if len(w) == 4][: settings.key_words]
+    for word in dict.fromkeys([*(names if evidence.cased else []), *words]):
+        keys.append("w:" + word)
     if evidence.cased:
-        names = sorted(evidence.name_counts, key=lambda k: (-evidence.name_counts[k], -len(k), k))[
-            : settings.key_names
-        ]
         for pair in itertools.combinations(sorted(names), 2):
             keys.append("nm:" + "|".join(pair))
         for name in names[:3]:

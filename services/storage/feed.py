@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from services.storage.db import FEED_LOCK, lock
 from services.storage.models import Document, DocumentTag, FeedEntry
@@ -199,6 +199,10 @@ def head(session: Session) -> int:
     return int(session.scalar(select(func.max(FeedEntry.seq))) or 0)
 
 
+# Columns no feed item shows; decoding their JSON was most of a page's time.
+_UNSHOWN = (defer(Document.raw), defer(Document.fingerprint), defer(Document.evidence))
+
+
 def load(session: Session, found: list[FeedEntry], view: str) -> Page:
     """Load what the entries' items show in a constant number of queries.
 
@@ -211,12 +215,16 @@ def load(session: Session, found: list[FeedEntry], view: str) -> Page:
         return Page(view, [], {})
     if view == STORIES:
         rows = session.scalars(
-            select(Document).where(Document.story_id.in_(story_ids), Document.relation.is_(None))
+            select(Document)
+            .options(*_UNSHOWN)
+            .where(Document.story_id.in_(story_ids), Document.relation.is_(None))
         )
         shown = {row.story_id or "": row for row in rows}
     else:
         rows = session.scalars(
-            select(Document).where(Document.id.in_([entry.document_id for entry in found]))
+            select(Document)
+            .options(*_UNSHOWN)
+            .where(Document.id.in_([entry.document_id for entry in found]))
         )
         shown = {row.id: row for row in rows}
     translations: dict[str, list[tuple[str, str | None, str | None]]] = {}

@@ -42,34 +42,40 @@ def _wait_ready(url: str, timeout: float = 60) -> None:
     raise AssertionError("the API did not become ready")
 
 
-def _feed(url: str) -> list[dict[str, object]]:
+def _feed(url: str, headers: dict[str, str]) -> list[dict[str, object]]:
     items: list[dict[str, object]] = []
     cursor = None
     while True:
         params = {"view": "documents", "limit": 2, **({"after": cursor} if cursor else {})}
-        page = requests.get(f"{url}/v1/feed", params=params, timeout=10).json()
+        page = requests.get(f"{url}/v1/feed", params=params, headers=headers, timeout=10).json()
         items += page["items"]
         if not page["items"]:
             return items
         cursor = page["next_cursor"]
 
 
-def test_seeds_posted_over_http_appear_processed_in_the_feed(api_url: str) -> None:
+def test_seeds_posted_over_http_appear_processed_in_the_feed(
+    api_url: str, auth_headers: dict[str, str]
+) -> None:
     ids = []
     for seed in seed_documents():
         payload = {**seed, "source": f"e2e-{time.time_ns()}"}
-        response = requests.post(f"{api_url}/v1/documents", json=payload, timeout=10)
+        response = requests.post(
+            f"{api_url}/v1/documents", json=payload, headers=auth_headers, timeout=10
+        )
         assert response.status_code == 202
         ids.append(response.json()["id"])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        seen = {item["document_id"] for item in _feed(api_url)}
+        seen = {item["document_id"] for item in _feed(api_url, auth_headers)}
         if set(ids) <= seen:
             break
         time.sleep(0.3)
     assert set(ids) <= seen
     for document_id in ids:
-        document = requests.get(f"{api_url}/v1/documents/{document_id}", timeout=10).json()
+        document = requests.get(
+            f"{api_url}/v1/documents/{document_id}", headers=auth_headers, timeout=10
+        ).json()
         assert document["status"] == "processed"
         assert document["language"] in ("en", "ar")
         assert document["text"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from celery import Celery
@@ -54,9 +55,27 @@ def _empty_tables(sessions: sessionmaker[Session], worker: object) -> Iterator[N
     _empty(sessions)
 
 
+class KeyClient(FlaskClient):
+    """A test client that sends an API key on every request, as a real client would."""
+
+    token = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {self.token}"
+
+
+def key_client_class(token: str) -> type[FlaskClient]:
+    """Return a test client class that sends this API key."""
+    return type("TestsKeyClient", (KeyClient,), {"token": token})
+
+
 @pytest.fixture(scope="session")
-def app(config: Config) -> Flask:
-    return create_app(config)
+def app(config: Config, api_token: str) -> Flask:
+    """Return the app; its test clients send a real key with every scope from the database."""
+    app = create_app(config)
+    app.test_client_class = key_client_class(api_token)
+    return app
 
 
 @pytest.fixture

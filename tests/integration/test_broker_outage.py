@@ -18,13 +18,14 @@ from workers.tasks import SWEEP
 
 
 def test_documents_accepted_while_redis_is_down_are_processed_after(
-    config: Config, sessions: sessionmaker[Session], tmp_path: Path
+    config: Config, sessions: sessionmaker[Session], tmp_path: Path, api_token: str
 ) -> None:
     down_port = free_port()
     down_config = Config.from_env(
         {}, **{**config.__dict__, "redis_url": f"redis://127.0.0.1:{down_port}/0"}
     )
     api = create_app(down_config).test_client()
+    api.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_token}"
     assert api.get("/readyz").status_code == 503
     ids = [
         api.post("/v1/documents", json={"content": f"Report {i} written during the outage."}).json[

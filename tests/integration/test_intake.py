@@ -52,13 +52,15 @@ def test_same_source_and_external_id_returns_the_first_id(client: FlaskClient) -
     assert again.json["id"] == first.json["id"]
 
 
-def test_racing_repeats_store_one_document(config: Config, sessions: sessionmaker[Session]) -> None:
+def test_racing_repeats_store_one_document(
+    config: Config, sessions: sessionmaker[Session], auth_headers: dict[str, str]
+) -> None:
     app = create_app(config)
     body = {"content": "raced text", "source": "race", "external_id": "r-1"}
 
     def post(_: int) -> tuple[int, str]:
         with app.test_client() as client:
-            response = client.post("/v1/documents", json=body)
+            response = client.post("/v1/documents", json=body, headers=auth_headers)
             return response.status_code, response.json["id"]
 
     with ThreadPoolExecutor(8) as pool:
@@ -95,9 +97,12 @@ def test_malformed_json_gets_400(client: FlaskClient) -> None:
     assert response.json["errors"][0]["field"] == "json"
 
 
-def test_document_over_the_limit_gets_413(config: Config, sessions: sessionmaker[Session]) -> None:
+def test_document_over_the_limit_gets_413(
+    config: Config, sessions: sessionmaker[Session], api_token: str
+) -> None:
     small = create_app(Config.from_env({}, **{**config.__dict__, "max_document_bytes": 1000}))
     with small.test_client() as client:
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_token}"
         response = client.post("/v1/documents", json={"content": "x" * 5000})
         assert response.status_code == 413
         assert response.content_type == PROBLEM

@@ -15,6 +15,7 @@ from services.pipeline.dedup import (
     Candidate,
     Thresholds,
     decide,
+    lexical_alignment,
 )
 from services.pipeline.fingerprint import Fingerprint, fingerprint
 from services.pipeline.normalize import RawDocument, normalize
@@ -190,3 +191,42 @@ def test_sentence_transformer_embedder_loads_the_packaged_model() -> None:
     normalized = normalize(RawDocument(content=seed("000")))
     fp = fingerprint(normalized, "en", [], embedder=embedder)
     assert len(fp.data["emb"]) == 384
+
+
+def test_lexical_alignment_counts_shared_words_in_the_same_order() -> None:
+    aligned, share = lexical_alignment("ntrn tknl dmns btn msk", "ntrn dmns tknl btn krd")
+    assert aligned in (["ntrn", "tknl", "btn"], ["ntrn", "dmns", "btn"])
+    assert share == pytest.approx(3 / 5)
+    assert lexical_alignment("", "ntrn") == ([], 0.0)
+
+
+def test_words_far_apart_in_the_texts_do_not_align() -> None:
+    first = " ".join(f"a{i:02d}" for i in range(20))
+    second = " ".join(f"b{i:02d}" for i in range(19)) + " a00"
+    assert lexical_alignment(first, second) == ([], 0.0)
+
+
+BRIEF_RU = "Гастроли\n\nПевец Лазарев провёл 103 концерта в Казани."
+BRIEF_EN = "Tour\n\nThe singer Lazarev played 103 concerts in Kazan."
+
+
+def short_candidate(doc_id: str, text: str, language: str) -> Candidate:
+    return Candidate(doc_id, f"story-{doc_id}", language, None, fingerprint_of(text, language))
+
+
+def test_a_short_translation_links_when_no_other_story_rivals_it() -> None:
+    fp = fingerprint_of(BRIEF_EN, "en")
+    strict = Thresholds(dominant_strength=99.0)
+    original = short_candidate("ru", BRIEF_RU, "ru")
+    assert decide(fp, "en", None, [original], thresholds=strict) is None
+    match = decide(fp, "en", None, [original])
+    assert match is not None and match.relation == TRANSLATION
+    assert match.evidence["rule"] == "dominant"
+    assert match.evidence["strength"] < Thresholds().translation_strength
+
+
+def test_a_short_translation_with_a_close_rival_stays_apart() -> None:
+    fp = fingerprint_of(BRIEF_EN, "en")
+    original = short_candidate("ru", BRIEF_RU, "ru")
+    rival = short_candidate("ru-2", BRIEF_RU.replace("Гастроли", "Тур"), "ru")
+    assert decide(fp, "en", None, [original, rival]) is None

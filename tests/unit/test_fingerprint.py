@@ -76,15 +76,38 @@ def test_band_keys_have_one_key_per_band() -> None:
     assert all(re.fullmatch(r"lsh:\d+:[0-9a-f]{16}", key) for key in keys)
 
 
-def test_every_evidence_key_is_a_combination() -> None:
+def test_evidence_keys_are_bounded_and_of_known_kinds() -> None:
     fp = fingerprint_of(seed("000"))
     evidence_keys = [k for k in fp.keys if not k.startswith("lsh:")]
     assert evidence_keys
-    assert len(fp.keys) <= 103
+    assert len(fp.keys) <= 150
+    kinds = {key.partition(":")[0] for key in evidence_keys}
+    assert kinds <= {"n3", "n2", "n1", "ev", "nm", "nn", "w", "tg"}
+    assert "w" in kinds
     for key in evidence_keys:
         kind, _, value = key.partition(":")
-        assert kind in {"n3", "n2", "ev", "nm", "nn", "tg"}
-        assert len(value.split("|")) >= 2
+        if kind not in {"n1", "w"}:
+            assert len(value.split("|")) >= 2
+
+
+def test_a_translation_shares_single_keys_where_it_shares_no_combination() -> None:
+    english = fingerprint_of("The Stavropol administration warned of 4000 internet frauds.")
+    russian = fingerprint_of(
+        "Администрация Ставрополя предупредила о 4000 интернет-мошенничеств.", "ru"
+    )
+    assert {"n1:4000", "w:stbr"} <= set(english.keys) & set(russian.keys)
+
+
+def test_lexical_skeletons_keep_loanwords_and_names_in_text_order() -> None:
+    english = fingerprint_of("Internet technologies and the administration of Putin.")
+    russian = fingerprint_of("Интернет-технологии и администрация Путина.", "ru")
+    assert english.data["lx"].split() == ["ntrn", "tknl", "dmns", "btn"]
+    assert russian.data["lx"].split() == ["ntrn", "tknl", "dmns", "btn"]
+
+
+def test_han_and_kana_phrases_give_only_their_katakana_words() -> None:
+    assert fingerprint_of("価値25億ドルのインターネット協力", "ja").data["lx"] == "ntnt"
+    assert fingerprint_of("价值25亿美元的互联网合作", "zh").data["lx"] == ""
 
 
 @pytest.mark.parametrize(
@@ -102,6 +125,10 @@ def test_every_evidence_key_is_a_combination() -> None:
         ("بلغ الخفض ٣٫٦٦ مليون برميل", "3.66"),
         ("في عام ٢٠٢٥ المقبل", "2025"),
         ("They sold 12,345,678 copies.", "12345678"),
+        ("价值25亿美元", "2500000000"),
+        ("25억 달러 규모", "2500000000"),
+        ("5万人が参加した", "50000"),
+        ("3 करोड़ लोग", "30000000"),
     ],
 )
 def test_numbers_are_canonical(text: str, value: str) -> None:
@@ -147,7 +174,9 @@ def test_may_without_a_number_is_not_a_date() -> None:
         ("Tokayev", "Токаев", "Тоқаев", "توكاييف"),
         ("Khabarovsk", "Хабаровского", "Хабаровском"),
         ("Kairat", "خيرات"),
-        ("Putin", "Путин", "Путиным"),
+        ("Putin", "Путин", "Путиным", "بوتين", "Πούτιν", "פוטין", "पुतिन", "푸틴", "푸틴은"),
+        ("internet", "интернет", "इंटरनेट", "اینترنت", "אינטרנט"),
+        ("Philippines", "Филиппины"),
     ],
 )
 def test_name_skeletons_survive_transliteration(words: tuple[str, ...]) -> None:

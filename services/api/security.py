@@ -1,0 +1,138 @@
+"""Protections every response and request gets: headers, rate limits, hostile JSON, outages.
+
+- Security headers on every response; a view or blueprint that sets its own
+  Content-Security-Policy (the dashboard) keeps it.
+- Rate limits per API key (RATE_LIMIT), counted in Redis so they hold across
+  gunicorn workers and hosts; a batch is one request. When Redis does not
+  answer, counting falls back to process memory rather than refusing intake.
+- JSON bodies nested deeper than MAX_JSON_DEPTH get 400 before any view
+  parses them, so no request can end in a RecursionError.
+- A database that does not answer gives 503 with Retry-After, not 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from sqlalchemy.exc import OperationalError
+from werkzeug.wrappers import Response
+
+from services.api import auth, resources
+from services.api.problems import problem
+from services.config import Config
+
+log = logging.getLogger(__name__)
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# The Swagger UI page starts itself with an inline script.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+DOCS_PREFIX = "/docs"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+DATABASE_RETRY_AFTER = "5"
+
+
+def init_app(app: Flask, config: Config) -> Limiter:
+    """Install the headers, the rate limiter, the JSON guard and the outage handler.
+
+    Call after `auth.init_app`, so a request is authenticated before it is
+    counted, and counted before its body is parsed.
+    """
+    # Registered before the limiter's own hook, so it runs after it.
+    app.after_request(_set_headers)
+    limiter = Limiter(
+        _rate_limit_key,
+        app=app,
+        default_limits=[config.rate_limit],
+        default_limits_exempt_when=_exempt,
+        storage_uri=config.redis_url,
+        storage_options={"socket_connect_timeout": 1, "socket_timeout": 2},
+        strategy="fixed-window",
+        headers_enabled=True,
+        swallow_errors=True,
+        in_memory_fallback_enabled=True,
+        key_prefix="ingest-limits",
+    )
+    app.before_request(_check_json_depth)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    return limiter
+
+
+def _rate_limit_key() -> str:
+    prefix = auth.key_prefix()
+    return f"key:{prefix}" if prefix else f"addr:{get_remote_address()}"
+
+
+def _exempt() -> bool:
+    return not request.path.startswith(auth.PROTECTED_PREFIX)
+
+
+def _set_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    if "Content-Security-Policy" not in headers:
+        docs = request.path.startswith(DOCS_PREFIX)
+        headers["Content-Security-Policy"] = DOCS_CSP if docs else API_CSP
+    # The limiter adds Retry-After to every answer; it means something only here.
+    if response.status_code not in (429, 503):
+        headers.pop("Retry-After", None)
+    return response
+
+
+def json_depth(value: Any, limit: int) -> int:
+    """Return the nesting depth of a parsed JSON value, or limit + 1 once past it.
+
+    Iterative, so a hostile document cannot exhaust the stack.
+    """
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def _check_json_depth() -> Response | None:
+    if request.method not in BODY_METHODS or not request.is_json:
+        return None
+    limit = resources.resources().config.max_json_depth
+    try:
+        if json_depth(json.loads(request.get_data(cache=True)), limit) <= limit:
+            return None
+    except RecursionError:
+        pass
+    except ValueError:
+        # Malformed JSON or bytes that are not UTF-8: the view's parser says 400.
+        return None
+    return problem(
+        400,
+        "Bad Request",
+        f"The JSON body is nested deeper than {limit} levels.",
+        [{"field": "json", "message": f"Nested deeper than {limit} levels."}],
+    )
+
+
+def _database_unavailable(error: OperationalError) -> Response:
+    current_app.logger.warning("database unavailable: %s", type(error.__cause__ or error).__name__)
+    return problem(
+        503,
+        "Service Unavailable",
+        "The database does not answer; try again shortly.",
+        headers={"Retry-After": DATABASE_RETRY_AFTER},
+    )

@@ -1,0 +1,46 @@
+"""The benchmark's quick mode: it completes and writes its figures. No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.__main__ import main
+
+KEYS = {
+    "date",
+    "mode",
+    "commit",
+    "machine",
+    "corpus",
+    "limit",
+    "end_to_end",
+    "latency",
+    "intake",
+    "stages",
+    "scale",
+    "memory",
+    "targets",
+}
+
+
+def test_quick_bench_writes_valid_results(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+
+    assert main(["--quick", "--output", str(output)]) == 0
+
+    results = json.loads(output.read_text(encoding="utf-8"))
+    assert results.keys() >= KEYS
+    assert results["mode"] == "quick"
+    assert {"cores", "memory_bytes", "python", "database"} <= results["machine"].keys()
+    assert {"per_core_docs_per_s", "total_docs_per_s"} <= results["limit"].keys()
+    assert {"p50_ms", "p95_ms", "p99_ms"} <= results["latency"].keys()
+    assert {"single", "batch"} <= results["intake"].keys()
+    stages = {"normalize", "language", "tag", "fingerprint", "deduplicate", "store"}
+    assert stages <= results["stages"].keys()
+    assert [point["size"] for point in results["scale"]] == sorted(
+        point["size"] for point in results["scale"]
+    )
+    assert {"api", "worker"} <= results["memory"].keys()
+    for target in results["targets"]:
+        assert {"name", "value", "target", "pass"} <= target.keys()
