@@ -19,9 +19,10 @@ if set (a database created for the run and dropped after), else SQLite in a
 temporary directory; Redis is REDIS_URL's server, else 127.0.0.1:6379, else
 a private redis-server, on database number 12, flushed after.
 
-Full mode takes about five minutes on 2 cores with the default `--scale`
-(1,000 and 10,000 stored); reaching 100,000 adds about fifteen: analysing
-90,000 more documents at some 100 per second.
+Quick mode takes about a minute on 2 cores. Full mode takes about seven
+with the default `--scale` (1,000 and 10,000 stored, the fill analysing
+documents at some 70 per second); `--scale 1000,10000,100000` adds about
+twenty-five minutes for the 90,000 more.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class Settings:
 
 
 QUICK = Settings(160, 60, 30, (200, 500), 20, 15, 120, 4, 60, 2)
-FULL = Settings(2000, 400, 300, (1000, 10_000), 200, 100, 2000, 60, 1000, 10)
+FULL = Settings(2000, 400, 300, (1000, 10_000), 200, 100, 1000, 30, 300, 10)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

@@ -18,7 +18,7 @@ from tests.integration.conftest import key_client_class, wait_for
 
 
 @pytest.fixture(scope="module")
-def stream_app(config: Config, api_token: str) -> Flask:
+def stream_app(config: Config, api_token: str) -> Iterator[Flask]:
     # Short limits so a test that misses an event ends instead of hanging.
     app = create_app(
         replace(
@@ -29,7 +29,8 @@ def stream_app(config: Config, api_token: str) -> Flask:
         )
     )
     app.test_client_class = key_client_class(api_token)
-    return app
+    yield app
+    app.extensions["ingest"].engine.dispose()
 
 
 @pytest.fixture

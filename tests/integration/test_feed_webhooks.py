@@ -74,6 +74,10 @@ def _no_webhooks_left(sessions: sessionmaker[Session]) -> Iterator[None]:
         session.execute(delete(Webhook))
 
 
+def _deliveries(client: FlaskClient, webhook_id: str) -> list[dict[str, Any]]:
+    return list(client.get(f"/v1/webhooks/{webhook_id}/deliveries").json["deliveries"])
+
+
 def _post(client: FlaskClient, source: str, text: str) -> str:
     response = client.post("/v1/documents", json={"content": text, "source": source})
     return str(response.json["id"])
@@ -102,7 +106,9 @@ def test_receiver_failing_twice_gets_the_item_once_signed(
     assert [status for _, _, status in receiver.requests] == [500, 500, 204]
     assert len({h["webhook-id"] for h, _, _ in receiver.requests}) == 1
 
-    log = client.get(f"/v1/webhooks/{hook['id']}/deliveries").json["deliveries"]
+    # The receiver answers before the attempt is logged.
+    wait_for(lambda: _deliveries(client, hook["id"])[0]["ok"])
+    log = _deliveries(client, hook["id"])
     assert [(d["attempt"], d["ok"], d["status_code"]) for d in log] == [
         (3, True, 204),
         (2, False, 500),
@@ -115,6 +121,7 @@ def test_receiver_failing_twice_gets_the_item_once_signed(
 
     second = _post(client, "hooked", "Egypt plants a million trees along the Nile delta.")
     wait_for(lambda: len(receiver.accepted()) == 2, timeout=60)
+    wait_for(lambda: len(_deliveries(client, hook["id"])) == 4)
     assert json.loads(receiver.accepted()[1][1])["data"]["document_id"] == second
     assert client.delete(f"/v1/webhooks/{hook['id']}").status_code == 204
     assert client.get(f"/v1/webhooks/{hook['id']}").status_code == 404

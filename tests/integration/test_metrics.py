@@ -57,13 +57,14 @@ def test_processing_moves_counters_and_histograms(client: FlaskClient, worker: o
             for stage in ("normalize", "language", "tag", "fingerprint", "deduplicate", "store")
         ),
     ]
-    before = {name + str(labels): _value(client, name, **labels) for name, labels in names}
+    before = [_value(client, name, **labels) for name, labels in names]
+    latency = _value(client, "ingest_feed_latency_seconds_count")
     text = "The harbour authority opened a new ferry terminal on Tuesday.\n\nIt cost 40 million."
     document_id = client.post("/v1/documents", json={"content": text}).json["id"]
-    wait_for(lambda: _value(client, "ingest_feed_latency_seconds_count") > before[names[2][0] + "{}"])
+    wait_for(lambda: _value(client, "ingest_feed_latency_seconds_count") > latency)
     assert _status(client, document_id) == "processed"
-    for name, labels in names:
-        assert _value(client, name, **labels) >= before[name + str(labels)] + 1, (name, labels)
+    for (name, labels), value in zip(names, before, strict=True):
+        assert _value(client, name, **labels) >= value + 1, (name, labels)
     assert _value(client, "ingest_feed_latency_seconds_sum") > 0
     samples = _samples(client)
     assert samples[("ingest_documents", frozenset({("status", "processed")}))] >= 1
@@ -77,9 +78,7 @@ def test_rejections_are_counted_by_reason(client: FlaskClient) -> None:
     assert client.post("/v1/documents", data="x", content_type="text/plain").status_code == 415
     batch = client.post("/v1/documents/batch", json={"documents": [{"content": ""}]})
     assert batch.status_code == 200
-    assert (
-        _value(client, "ingest_documents_rejected_total", reason="invalid_fields") == invalid + 2
-    )
+    assert _value(client, "ingest_documents_rejected_total", reason="invalid_fields") == invalid + 2
     assert (
         _value(client, "ingest_documents_rejected_total", reason="unsupported_media_type")
         == media + 1
