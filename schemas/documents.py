@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
@@ -9,6 +10,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 CONTENT_TYPES = ("text/plain", "text/html")
 STATUSES = ("queued", "processing", "processed", "failed")
 RELATIONS = ("canonical", "translation", "near_duplicate", "exact_duplicate")
+# Far enough from datetime's limits that no offset or date arithmetic overflows.
+EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 class DocumentIn(Schema):
@@ -26,7 +30,10 @@ class DocumentIn(Schema):
         metadata={"description": "A hint (ISO 639-1); detection decides."},
     )
     published_at = fields.AwareDateTime(
-        default_timezone=None, allow_none=True, metadata={"description": "ISO 8601."}
+        default_timezone=None,
+        allow_none=True,
+        validate=validate.Range(min=EARLIEST, max=LATEST, max_inclusive=False),
+        metadata={"description": "ISO 8601 with an offset, years 1000 to 2999."},
     )
     metadata = fields.Dict(keys=fields.String(), allow_none=True)
 

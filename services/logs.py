@@ -7,6 +7,8 @@ signal), never at import.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import logging.config
@@ -83,12 +85,37 @@ def _on_setup_logging(loglevel: str | int | None = None, **_: Any) -> None:
     configure(str(level or "INFO"), force=True)
 
 
-def _on_task_prerun(task_id: str | None = None, **_: Any) -> None:
+def _on_task_prerun(
+    task_id: str | None = None,
+    task: Any = None,
+    args: tuple[Any, ...] | None = None,
+    kwargs: dict[str, Any] | None = None,
+    **_: Any,
+) -> None:
     task_id_var.set(task_id)
+    document_id_var.set(_document_argument(task, args or (), kwargs or {}))
+
+
+def _document_argument(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    # Celery logs "Task ... succeeded" outside the task body: a task that
+    # takes a document id first gets that id on all of its lines.
+    found = kwargs.get("document_id")
+    if found is None and args and _first_parameter(task) == "document_id":
+        found = args[0]
+    return found if isinstance(found, str) else None
+
+
+@functools.cache
+def _first_parameter(task: Any) -> str | None:
+    run = getattr(task, "run", None)
+    if run is None:
+        return None
+    return next(iter(inspect.signature(run).parameters), None)
 
 
 def _on_task_postrun(**_: Any) -> None:
     task_id_var.set(None)
+    document_id_var.set(None)
 
 
 def connect_celery() -> None:

@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -89,8 +90,19 @@ def _process_identifier() -> str:
     return f"{socket.gethostname().replace('_', '-')}-{os.getpid()}"
 
 
-@functools.cache
+# functools.cache alone lets two threads build at once: the second
+# registration of the same names raises DuplicateTimeseries.
+_BUILDING = threading.Lock()
+
+
 def metrics() -> Metrics:
+    """Return this process's metrics, built once even when threads ask at the same moment."""
+    with _BUILDING:
+        return _build_metrics()
+
+
+@functools.cache
+def _build_metrics() -> Metrics:
     """Build this process's metrics on first use.
 
     In multiprocess mode when PROMETHEUS_MULTIPROC_DIR is set at that moment;

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.pipeline.analyze import Analysis, analyze
 from services.pipeline.dedup import TRANSLATION, Match, decide
 from services.pipeline.normalize import Normalized, RawDocument, matching_form
+from services.pipeline.plaintext import plain_text
 from services.pipeline.tag import tag
 from services.storage import documents, feed, index, stories
 from services.storage.db import lock_keys, session_scope
@@ -18,11 +19,12 @@ from services.storage.models import PROCESSED, Document, DocumentTag, utcnow
 
 NEW_STORY = "new_story"
 SKIPPED = "skipped"
+NO_TEXT = "no_text"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What processing did: `new_story`, a relation name, or `skipped`."""
+    """What processing did: `new_story`, a relation name, `skipped` or `no_text`."""
 
     result: str
     seconds: dict[str, float]
@@ -60,6 +62,12 @@ def process(factory: sessionmaker[Session], document_id: str, *, max_deliveries:
     if raw is None:
         return Outcome(SKIPPED, {})
     analysis = analyze(raw_document(raw))
+    if not analysis.normalized.text.strip():
+        # Markup with no text (scripts only, an HTML bomb) would otherwise
+        # join every other empty document as an exact duplicate.
+        with session_scope(factory) as session:
+            documents.mark_failed(session, document_id, "no text left after normalization")
+        return Outcome(NO_TEXT, analysis.seconds)
     started = time.perf_counter()
     with session_scope(factory) as session:
         # Documents that could match each other share a key or the content
@@ -86,8 +94,9 @@ def process(factory: sessionmaker[Session], document_id: str, *, max_deliveries:
 
 def _record(session: Session, document: Document, analysis: Analysis, match: Match | None) -> str:
     normalized = analysis.normalized
-    document.title = normalized.title
-    document.byline = normalized.byline
+    # Shown in every API answer and feed item: plain text, never markup.
+    document.title = plain_text(normalized.title)
+    document.byline = plain_text(normalized.byline)
     document.published_at = normalized.published_at
     document.language = analysis.language.code
     document.language_confidence = analysis.language.confidence

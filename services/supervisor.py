@@ -133,11 +133,10 @@ def start(
     upgrade(config.database_url)
     python = sys.executable
     VAR_DIR.mkdir(exist_ok=True)
-    # One directory per stack (keyed by its API port): gunicorn's and the
-    # worker's processes write there, and the API's /metrics adds them up.
-    env[MULTIPROC_ENV] = prepare_multiprocess_dir(
-        env.get(MULTIPROC_ENV) or VAR_DIR / "prometheus" / str(port)
-    )
+    # One directory per stack, keyed by its API port, never one inherited
+    # from the caller (it is emptied here): gunicorn's and the worker's
+    # processes write there, and the API's /metrics adds them up.
+    env[MULTIPROC_ENV] = prepare_multiprocess_dir(VAR_DIR / "prometheus" / str(port))
     worker = [
         python,
         "-m",

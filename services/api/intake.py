@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response, request, url_for
@@ -20,6 +21,8 @@ bp = Blueprint("intake", __name__, url_prefix="/v1", description="Submit documen
 
 # Room for the JSON fields around a document's content.
 ENVELOPE_BYTES = 64 * 1024
+# What the idempotency_key column holds.
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
 
 @bp.before_request
@@ -37,6 +40,14 @@ def _check_body() -> Response | None:
         return problem(413, "Payload too large", f"The body exceeds {limit} bytes.")
     if not request.is_json:
         return problem(415, "Unsupported media type", "Send the body as application/json.")
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        return problem(
+            400,
+            "Bad Request",
+            "Idempotency-Key must be 1 to 200 visible ASCII characters.",
+            [{"field": "headers.Idempotency-Key", "message": "Not a valid key."}],
+        )
     return None
 
 

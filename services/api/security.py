@@ -6,7 +6,8 @@
   gunicorn workers and hosts; a batch is one request. When Redis does not
   answer, counting falls back to process memory rather than refusing intake.
 - JSON bodies nested deeper than MAX_JSON_DEPTH get 400 before any view
-  parses them, so no request can end in a RecursionError.
+  parses them, so no request can end in a RecursionError; strings that no
+  database can store (NUL, unpaired surrogates) get 422 (400 in the URL).
 - A database that does not answer gives 503 with Retry-After, not 500.
 """
 
@@ -50,8 +51,9 @@ def init_app(app: Flask, config: Config) -> Limiter:
     limiter = Limiter(
         _rate_limit_key,
         app=app,
-        default_limits=[config.rate_limit],
-        default_limits_exempt_when=_exempt,
+        # One budget per key across every endpoint (default limits count per route).
+        application_limits=[config.rate_limit],
+        application_limits_exempt_when=_exempt,
         storage_uri=config.redis_url,
         storage_options={"socket_connect_timeout": 1, "socket_timeout": 2},
         strategy="fixed-window",
@@ -60,7 +62,7 @@ def init_app(app: Flask, config: Config) -> Limiter:
         in_memory_fallback_enabled=True,
         key_prefix="ingest-limits",
     )
-    app.before_request(_check_json_depth)
+    app.before_request(_check_input)
     app.register_error_handler(OperationalError, _database_unavailable)
     return limiter
 
@@ -108,24 +110,75 @@ def json_depth(value: Any, limit: int) -> int:
     return deepest
 
 
-def _check_json_depth() -> Response | None:
+def storable(text: str) -> bool:
+    """Return whether a string can be stored: no NUL, no lone UTF-16 surrogate.
+
+    PostgreSQL rejects NUL in text, and a lone surrogate has no UTF-8 form.
+    """
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unstorable_fields(value: Any, prefix: str = "json", limit: int = 20) -> list[str]:
+    """Return the paths (`json.documents.0.title`) of strings that cannot be stored."""
+    found: list[str] = []
+    stack: list[tuple[str, Any]] = [(prefix, value)]
+    while stack and len(found) < limit:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            if not storable(node):
+                found.append(path)
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                if not storable(key):
+                    found.append(path)
+                else:
+                    stack.append((f"{path}.{key}", child))
+        elif isinstance(node, list):
+            stack.extend((f"{path}.{index}", child) for index, child in enumerate(node))
+    return sorted(found)
+
+
+def _check_input() -> Response | None:
+    if not storable(request.path) or not all(
+        storable(name) and storable(value) for name, value in request.args.items(multi=True)
+    ):
+        return problem(400, "Bad Request", "The URL contains NUL or unpaired surrogate characters.")
     if request.method not in BODY_METHODS or not request.is_json:
         return None
     limit = resources.resources().config.max_json_depth
     try:
-        if json_depth(json.loads(request.get_data(cache=True)), limit) <= limit:
-            return None
+        body = json.loads(request.get_data(cache=True))
+        depth = json_depth(body, limit)
     except RecursionError:
-        pass
+        depth = limit + 1
     except ValueError:
         # Malformed JSON or bytes that are not UTF-8: the view's parser says 400.
         return None
-    return problem(
-        400,
-        "Bad Request",
-        f"The JSON body is nested deeper than {limit} levels.",
-        [{"field": "json", "message": f"Nested deeper than {limit} levels."}],
-    )
+    if depth > limit:
+        return problem(
+            400,
+            "Bad Request",
+            f"The JSON body is nested deeper than {limit} levels.",
+            [{"field": "json", "message": f"Nested deeper than {limit} levels."}],
+        )
+    unstorable = unstorable_fields(body)
+    if unstorable:
+        message = "Contains NUL or unpaired surrogate characters."
+        return problem(
+            422,
+            "Invalid fields",
+            "Some strings cannot be stored.",
+            [{"field": field, "message": message} for field in unstorable],
+        )
+    return None
 
 
 def _database_unavailable(error: OperationalError) -> Response:

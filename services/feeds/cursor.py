@@ -6,6 +6,7 @@ import base64
 import binascii
 
 CURSOR_PREFIX = "feed:v1:"
+MAX_POSITION = 2**63 - 1
 
 
 def encode_cursor(seq: int) -> str:
@@ -21,5 +22,8 @@ def decode_cursor(cursor: str) -> int:
         raise ValueError("not a feed cursor") from error
     position = text[len(CURSOR_PREFIX) :]
     if not text.startswith(CURSOR_PREFIX) or not position.isascii() or not position.isdigit():
+        raise ValueError("not a feed cursor")
+    # Positions are 64-bit in the database; a larger number is not one of ours.
+    if len(position) > len(str(MAX_POSITION)) or int(position) > MAX_POSITION:
         raise ValueError("not a feed cursor")
     return int(position)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 from playwright.sync_api import Request, Route, expect, sync_playwright
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.config import Config
 from services.storage.db import make_engine, make_sessionmaker
@@ -32,13 +33,12 @@ SCREENSHOT = Path("/tmp/dashboard.png")
 
 
 @pytest.fixture(scope="module")
-def api_url(config: Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def api_url(config: Config) -> Iterator[str]:
     port = free_port()
     environ = {
         "PATH": "/usr/bin:/bin",
         "DATABASE_URL": config.database_url,
         "REDIS_URL": config.redis_url,
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("stack-metrics")),
     }
     stack, _ = start(port=port, flower_port=None, concurrency=2, api_workers=2, environ=environ)
     url = f"http://127.0.0.1:{port}"
@@ -47,6 +47,13 @@ def api_url(config: Config, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield url
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="module")
+def sessions(config: Config) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(config.database_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
 
 
 def _ready(url: str) -> bool:
@@ -65,25 +72,38 @@ def _wait_for(predicate: object, timeout: float = 30) -> None:
     raise AssertionError(f"condition not met within {timeout}s")
 
 
-def _status(url: str, document_id: str) -> str:
-    return str(requests.get(f"{url}/v1/documents/{document_id}", timeout=10).json()["status"])
+def _status(url: str, document_id: str, headers: dict[str, str]) -> str:
+    response = requests.get(f"{url}/v1/documents/{document_id}", headers=headers, timeout=10)
+    return str(response.json()["status"])
 
 
-def test_dashboard_shows_documents_and_retries_a_failed_one(api_url: str, config: Config) -> None:
+def test_dashboard_shows_documents_and_retries_a_failed_one(
+    api_url: str,
+    config: Config,
+    sessions: sessionmaker[Session],
+    api_token: str,
+    auth_headers: dict[str, str],
+) -> None:
     title = f"Harbour terminal opens {uuid.uuid4().hex[:6]}"
     content = "The harbour authority opened a ferry terminal on Tuesday.\n\nIt cost 40 million."
     response = requests.post(
-        f"{api_url}/v1/documents", json={"content": content, "title": title}, timeout=10
+        f"{api_url}/v1/documents",
+        json={"content": content, "title": title},
+        headers=auth_headers,
+        timeout=10,
     )
     seeded = response.json()["id"]
-    _wait_for(lambda: _status(api_url, seeded) == "processed")
-    sessions = make_sessionmaker(make_engine(config.database_url))
+    _wait_for(lambda: _status(api_url, seeded, auth_headers) == "processed")
     # A stored row whose raw payload lost its content cannot be processed.
     with sessions.begin() as session:
         broken = Document(raw={"content_type": "text/plain", "title": "Broken"}, deliveries=0)
         session.add(broken)
-    enqueue_processing(create_celery(config), [broken.id])
-    _wait_for(lambda: _status(api_url, broken.id) == "failed")
+    celery = create_celery(config)
+    try:
+        enqueue_processing(celery, [broken.id])
+    finally:
+        celery.close()
+    _wait_for(lambda: _status(api_url, broken.id, auth_headers) == "failed")
 
     sent_keys: list[str | None] = []
 
@@ -105,6 +125,10 @@ def test_dashboard_shows_documents_and_retries_a_failed_one(api_url: str, config
             loaded = page.goto(f"{api_url}/dashboard")
             assert loaded is not None and loaded.status == 200
             assert "script-src 'self'" in loaded.headers["content-security-policy"]
+            # Without a key the summary is refused, and the page says what to do.
+            expect(page.locator("#freshness")).to_contain_text("paste an API key")
+            page.fill("#api-key", api_token)
+            page.click("#key-form button")
 
             expect(page.locator("#stories")).to_contain_text(title)
             story = page.locator("#stories tr", has_text=title)
@@ -116,17 +140,16 @@ def test_dashboard_shows_documents_and_retries_a_failed_one(api_url: str, config
             page.wait_for_timeout(3500)  # a second backlog sample, for the screenshot
             page.screenshot(path=str(SCREENSHOT), full_page=True)
 
-            page.fill("#api-key", "e2e-key")
-            page.click("#key-form button")
             with sessions.begin() as session:
                 repaired = session.get(Document, broken.id)
                 assert repaired is not None
                 repaired.raw = {"content": "Repaired content for the retry.", "title": "Fixed"}
             failed_row.locator("button").click()
             expect(page.locator("#flash")).to_contain_text("Re-queued")
-            _wait_for(lambda: _status(api_url, broken.id) == "processed")
+            _wait_for(lambda: _status(api_url, broken.id, auth_headers) == "processed")
             expect(failed_row).to_have_count(0, timeout=10_000)
-            assert sent_keys == ["Bearer e2e-key"]
-            assert problems == []
+            assert sent_keys == [f"Bearer {api_token}"]
+            # The one 401 is the summary read before the key was pasted.
+            assert [p for p in problems if "401" not in p] == []
         finally:
             browser.close()

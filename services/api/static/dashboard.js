@@ -224,6 +224,11 @@
     const freshness = $("freshness");
     try {
       const response = await fetch("/v1/dashboard/summary", { headers: headers() });
+      if (response.status === 401 || response.status === 403) {
+        throw new Error(
+          `HTTP ${response.status}: paste an API key with the read scope above ` +
+          "(make run writes one to var/api-key); retries need the admin scope.");
+      }
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const summary = await response.json();
       renderCounts(summary);
@@ -236,7 +241,7 @@
         `Updated ${new Date(summary.generated_at).toLocaleTimeString()} · refreshes every ${REFRESH_MS / 1000} s`;
       freshness.classList.remove("stale");
     } catch (error) {
-      freshness.textContent = `Cannot read the summary: ${error.message || error}`;
+      freshness.textContent = `Cannot read the summary. ${error.message || error}`;
       freshness.classList.add("stale");
     }
   }
@@ -250,6 +255,7 @@
       if (key) localStorage.setItem(KEY_STORAGE, key);
       else localStorage.removeItem(KEY_STORAGE);
       flash(key ? "API key saved in this browser." : "API key removed.");
+      refresh();
     });
     refresh();
     setInterval(refresh, REFRESH_MS);
