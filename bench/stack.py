@@ -139,6 +139,10 @@ def running(
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
         yield Running(url, env, memory)
+    except BaseException:
+        tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
+        print("\n".join(["--- end of the service's log ---", *tail]), file=sys.stderr)
+        raise
     finally:
         memory.stop()
         stack.stop()

@@ -21,7 +21,7 @@ from services.api import (
 from services.api import metrics as metrics_view
 from services.api import stream as stream_view
 from services.api import webhooks as webhooks_view
-from services.api.problems import ProblemApi
+from services.api.problems import ProblemApi, ProblemDocs
 from services.config import Config
 
 
@@ -45,7 +45,8 @@ def create_app(config: Config | None = None) -> Flask:
     resources.init_app(app, config)
     auth.init_app(app)
     security.init_app(app, config)
-    api = ProblemApi(app, spec_kwargs={"extra_plugins": [auth.AccessDocs(app)]})
+    plugins = [auth.AccessDocs(app), ProblemDocs()]
+    api = ProblemApi(app, spec_kwargs={"extra_plugins": plugins})
     for bp in (intake.bp, documents.bp, stories.bp, feed.bp, health.bp, dashboard.bp):
         api.register_blueprint(bp)
     for bp in (stream_view.bp, webhooks_view.bp):

@@ -63,6 +63,10 @@ class Config:
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
+    def to_env(self) -> dict[str, str]:
+        """Return the settings as environment variables, for a child process."""
+        return {field.name.upper(): str(getattr(self, field.name)) for field in fields(self)}
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

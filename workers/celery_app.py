@@ -38,7 +38,8 @@ def create_celery(config: Config | None = None) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_soft_time_limit=config.task_soft_time_limit,
+        # Celery refuses to send any task whose soft limit exceeds its hard one.
+        task_soft_time_limit=min(config.task_soft_time_limit, config.task_time_limit),
         task_time_limit=config.task_time_limit,
         task_default_queue=QUEUE,
         broker_transport_options=transport,

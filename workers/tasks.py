@@ -37,7 +37,10 @@ TRANSIENT = (
 
 
 class PipelineTask(Task):
-    """Base task: late acks, redelivery on worker loss, backoff with jitter."""
+    """Base task: late acks, redelivery on worker loss, backoff with jitter.
+
+    Every task of a process shares one engine, built after fork.
+    """
 
     acks_late = True
     reject_on_worker_lost = True
@@ -52,11 +55,19 @@ class PipelineTask(Task):
     def sessions(self) -> sessionmaker[Session]:
         """Return this process's session factory (built after fork, once)."""
         owner = (os.getpid(), self.config.database_url)
-        if self._sessions is None or self._sessions[0] != owner:
-            engine = make_engine(self.config.database_url)
-            type(self)._sessions = (owner, make_sessionmaker(engine))
-        assert self._sessions is not None
-        return self._sessions[1]
+        if PipelineTask._sessions is None or PipelineTask._sessions[0] != owner:
+            PipelineTask.dispose()
+            PipelineTask._sessions = (owner, make_sessionmaker(make_engine(owner[1])))
+        return PipelineTask._sessions[1]
+
+    @classmethod
+    def dispose(cls) -> None:
+        """Close this process's database connections (tests, shutdown)."""
+        if PipelineTask._sessions is not None:
+            engine = PipelineTask._sessions[1].kw["bind"]
+            if PipelineTask._sessions[0][0] == os.getpid():
+                engine.dispose()
+            PipelineTask._sessions = None
 
     def retry_transient(self, exc: Exception) -> None:
         """Retry after an exponential, jittered delay; give up after the budget."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn
 
+from apispec import BasePlugin
 from flask import Response, json, request
 from flask_smorest import Api
 from flask_smorest import abort as smorest_abort
@@ -88,3 +89,14 @@ class ProblemApi(Api):
         title = "Invalid fields" if status == 422 and errors else error.name
         detail = data.get("message") or (None if errors else error.description)
         return problem(status, title, detail, errors, data.get("headers"))
+
+
+class ProblemDocs(BasePlugin):
+    """An apispec plugin: documents error bodies as application/problem+json, as served."""
+
+    def response_helper(self, response: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        content = response.get("content") or {}
+        body = content.get("application/json")
+        if body is not None and "/Problem" in str(body.get("schema")):
+            content[PROBLEM_JSON] = content.pop("application/json")
+        return response

@@ -155,7 +155,9 @@ def _check_input() -> Response | None:
         return None
     limit = resources.resources().config.max_json_depth
     try:
-        body = json.loads(request.get_data(cache=True))
+        # Strict UTF-8, as the views' parser decodes: json.loads on bytes would let
+        # an encoded surrogate through.
+        body = json.loads(request.get_data(cache=True).decode("utf-8"))
         depth = json_depth(body, limit)
     except RecursionError:
         depth = limit + 1

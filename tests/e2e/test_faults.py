@@ -31,7 +31,6 @@ from services.app import create_app
 from services.config import Config
 from services.storage import keys
 from services.storage.db import make_engine, make_sessionmaker, session_scope
-from services.storage.migrate import upgrade
 from services.storage.models import FAILED, PROCESSED, PROCESSING, Document, FeedEntry, Story
 from services.supervisor import free_port, start_redis
 from tests.integration.conftest import wait_for
@@ -132,28 +131,6 @@ class Workers:
                     process.wait(10)
 
 
-@pytest.fixture(scope="module")
-def fault_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Yield a migrated database for this module alone (PostgreSQL when DATABASE_URL is set)."""
-    base = os.environ.get("DATABASE_URL")
-    if not base:
-        url = f"sqlite:///{tmp_path_factory.mktemp('faults') / 'ingest.db'}"
-        upgrade(url)
-        yield url
-        return
-    name = f"ingest_faults_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
     running = Broker(tmp_path / "redis")
@@ -165,10 +142,10 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 
 
 @pytest.fixture
-def fault_config(fault_database_url: str, broker: Broker) -> Config:
+def fault_config(private_database_url: str, broker: Broker) -> Config:
     return Config.from_env(
         {},
-        database_url=fault_database_url,
+        database_url=private_database_url,
         redis_url=broker.url,
         rate_limit="100000/minute",
         sweep_unsent_after_seconds=1,
@@ -311,6 +288,7 @@ def test_documents_posted_while_redis_dies_and_returns_are_all_processed(
         sweep_interval_seconds=1,
         sweep_unsent_after_seconds=1,
         sweep_after_seconds=5,
+        task_soft_time_limit=8,
         task_time_limit=10,
         visibility_timeout=15,
     )

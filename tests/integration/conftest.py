@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,11 +33,16 @@ from services.storage.models import (
     Story,
 )
 from workers.celery_app import create_celery
+from workers.tasks import PipelineTask
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def sessions(config: Config) -> sessionmaker[Session]:
-    return make_sessionmaker(make_engine(config.database_url))
+def sessions(config: Config) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(config.database_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
 
 
 def _busy(sessions: sessionmaker[Session]) -> int:
@@ -71,11 +82,12 @@ def key_client_class(token: str) -> type[FlaskClient]:
 
 
 @pytest.fixture(scope="session")
-def app(config: Config, api_token: str) -> Flask:
+def app(config: Config, api_token: str) -> Iterator[Flask]:
     """Return the app; its test clients send a real key with every scope from the database."""
     app = create_app(config)
     app.test_client_class = key_client_class(api_token)
-    return app
+    yield app
+    app.extensions["ingest"].engine.dispose()
 
 
 @pytest.fixture
@@ -95,6 +107,7 @@ def worker(celery_app: Celery) -> Iterator[object]:
         celery_app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30
     ) as running:
         yield running
+    PipelineTask.dispose()
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1) -> object:
@@ -106,3 +119,25 @@ def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: flo
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+@contextmanager
+def worker_process(config: Config, log_path: Path, concurrency: int = 2) -> Iterator[None]:
+    """Run a real Celery worker as a separate prefork process on the config's broker and store.
+
+    Unlike `start_worker`, it shares no Celery state with the test process,
+    so it can come and go while the session's worker keeps running.
+    """
+    env = {**os.environ, **config.to_env(), "LOG_LEVEL": "WARNING"}
+    command = [
+        sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+        "--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", "WARNING",
+        "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+        try:
+            yield
+        finally:
+            process.terminate()
+            process.wait(30)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from celery.contrib.testing.worker import start_worker
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -12,7 +11,7 @@ from services.app import create_app
 from services.config import Config
 from services.storage.models import PROCESSED, Document
 from services.supervisor import free_port, start_redis
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import wait_for, worker_process
 from workers.celery_app import create_celery
 from workers.tasks import SWEEP
 
@@ -44,9 +43,8 @@ def test_documents_accepted_while_redis_is_down_are_processed_after(
 
     restarted = start_redis(tmp_path / "restarted", down_port)
     try:
-        celery = create_celery(down_config)
-        with start_worker(celery, pool="threads", concurrency=2, perform_ping_check=False):
-            celery.send_task(SWEEP)
+        with worker_process(down_config, tmp_path / "worker.log"):
+            create_celery(down_config).send_task(SWEEP)
             wait_for(lambda: _all_processed(sessions, ids), timeout=60)
     finally:
         restarted.terminate()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,47 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.config import Config
 from services.storage.models import PROCESSED, Document
-from tests.integration.conftest import wait_for
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.integration.conftest import wait_for, worker_process
 
 
 @pytest.fixture
-def worker_processes(config: Config, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def worker_processes(config: Config, tmp_path: Path) -> Iterator[None]:
     """Four prefork worker processes on the test broker and database."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": config.database_url,
-        "REDIS_URL": config.redis_url,
-        "LOG_LEVEL": "WARNING",
-    }
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.celery_app",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "4",
-            "--loglevel",
-            "WARNING",
-            "--hostname",
-            f"race-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    yield process
-    process.terminate()
-    process.wait(30)
-    log.close()
+    with worker_process(config, tmp_path / "worker.log", concurrency=4):
+        yield
 
 
 def _edited(text: str) -> str:
@@ -66,7 +30,7 @@ def _edited(text: str) -> str:
 def test_a_burst_of_copies_and_translations_ends_in_one_story(
     client: FlaskClient,
     sessions: sessionmaker[Session],
-    worker_processes: subprocess.Popen[bytes],
+    worker_processes: None,
     seeds_dir: Path,
 ) -> None:
     seeds = {path.name[:3]: path.read_text() for path in sorted(seeds_dir.glob("*.txt"))}
