@@ -148,7 +148,8 @@ def start(
         "INFO",
         "--beat",
         "--schedule",
-        str(VAR_DIR / "celerybeat-schedule"),
+        # Per stack, so a second stack (the benchmark's) never shares beat's file.
+        str(VAR_DIR / f"celerybeat-schedule-{port}"),
     ]
     if concurrency:
         worker += ["--concurrency", str(concurrency)]
