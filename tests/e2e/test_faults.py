@@ -238,15 +238,6 @@ def test_a_killed_pool_process_hands_its_task_back(
     assert worker.poll() is None
 
 
-def _busiest_child(worker: subprocess.Popen[bytes]) -> psutil.Process:
-    """Return the pool process spending the most CPU: the one normalizing a big document."""
-    children = psutil.Process(worker.pid).children()
-    for child in children:
-        child.cpu_percent()
-    time.sleep(0.3)
-    return max(children, key=lambda child: child.cpu_percent())
-
-
 def test_a_poison_document_fails_after_its_budget_without_blocking_the_queue(
     api: FlaskClient, workers: Workers, sessions: sessionmaker[Session]
 ) -> None:
@@ -265,7 +256,10 @@ def test_a_poison_document_fails_after_its_budget_without_blocking_the_queue(
             interval=0.02,
         )
         others.append(_post(api, f"Bulletin {uuid.uuid4().hex}: ferry line {delivery} resumed."))
-        _busiest_child(worker).send_signal(signal.SIGKILL)
+        # Both pool processes: which one holds the poison is not ours to know;
+        # a small document lost with the other is handed back like any task.
+        for child in psutil.Process(worker.pid).children():
+            child.send_signal(signal.SIGKILL)
     wait_for(lambda: _status(sessions, poison) == FAILED, timeout=120)
     assert "delivered 3 times without finishing" in (_row(sessions, poison).error or "")
     wait_for(lambda: all(_status(sessions, i) == PROCESSED for i in others), timeout=120)
