@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from services.config import Config
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,10 +58,19 @@ def _add_keys_commands(parser: argparse.ArgumentParser) -> None:
 
 def _keys(args: argparse.Namespace) -> int:
     """Create, revoke or list API keys in the configured database."""
-    from services.storage import keys
-    from services.storage.db import make_engine, make_sessionmaker, session_scope
+    from services.storage.db import make_engine, make_sessionmaker
 
-    sessions = make_sessionmaker(make_engine(Config.from_env().database_url))
+    engine = make_engine(Config.from_env().database_url)
+    try:
+        return _run_keys(args, make_sessionmaker(engine))
+    finally:
+        engine.dispose()
+
+
+def _run_keys(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
+    from services.storage import keys
+    from services.storage.db import session_scope
+
     with session_scope(sessions) as session:
         if args.action == "create":
             try:

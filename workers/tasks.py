@@ -212,12 +212,4 @@ def enqueue_webhooks(celery: Celery, sessions: sessionmaker[Session]) -> list[st
 
 def enqueue_webhook_delivery(celery: Celery, webhook_ids: Iterable[str]) -> list[str]:
     """Send one delivery task per webhook; return the ids that reached the broker."""
-    sent: list[str] = []
-    try:
-        with celery.producer_or_acquire() as producer:
-            for webhook_id in webhook_ids:
-                celery.send_task(DELIVER_WEBHOOK, args=[webhook_id], producer=producer, retry=False)
-                sent.append(webhook_id)
-    except Exception as exc:  # noqa: BLE001 - the sweeper sends what the broker refused
-        log.warning("broker unavailable, webhook delivery left to the sweeper: %r", exc)
-    return sent
+    return send(celery, DELIVER_WEBHOOK, webhook_ids)

@@ -115,7 +115,7 @@ def accept_many(session: Session, items: Sequence[dict[str, Any]]) -> list[Accep
     for item in items:
         key = (item.get("source"), item.get("external_id"))
         if key in known:
-            results.append(Accepted(known[key], created=False))  # type: ignore[index]
+            results.append(Accepted(known[key], created=False))
             continue
         document = _new_document(item, None)
         if None not in key:

@@ -160,13 +160,15 @@ def sessions(fault_config: Config) -> Iterator[sessionmaker[Session]]:
 
 
 @pytest.fixture
-def api(fault_config: Config, sessions: sessionmaker[Session]) -> FlaskClient:
+def api(fault_config: Config, sessions: sessionmaker[Session]) -> Iterator[FlaskClient]:
     """A test client of the API on the private broker, sending a key with every scope."""
     with session_scope(sessions) as session:
         token = keys.create(session, "faults", keys.SCOPES).token
-    client = create_app(fault_config).test_client()
+    app = create_app(fault_config)
+    client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    return client
+    yield client
+    app.extensions["ingest"].engine.dispose()
 
 
 @pytest.fixture
@@ -370,6 +372,7 @@ def test_tasks_retry_while_the_database_is_down_and_finish_when_it_returns(
     sessions: sessionmaker[Session],
     fault_config: Config,
     tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     run = uuid.uuid4().hex[:8]
     ids = [
@@ -380,7 +383,9 @@ def test_tasks_retry_while_the_database_is_down_and_finish_when_it_returns(
     try:
         worker = workers.start(max_retries=12)
         # A fresh API process, as a restarted or newly scaled one would be.
-        fresh = create_app(fault_config).test_client()
+        fresh_app = create_app(fault_config)
+        request.addfinalizer(fresh_app.extensions["ingest"].engine.dispose)
+        fresh = fresh_app.test_client()
         fresh.environ_base.update(api.environ_base)
         assert fresh.get("/readyz").status_code == 503
         refused = fresh.post("/v1/documents", json={"content": "Sent while the store is down."})

@@ -32,7 +32,7 @@ UNFUZZED = "/v1/feed/stream"
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(private_database_url: str, private_redis_url: str) -> Flask:
+def fuzz_app(private_database_url: str, private_redis_url: str) -> Iterator[Flask]:
     """The API on a database and broker of its own: nothing fuzzed reaches a worker."""
     config = Config.from_env(
         {},
@@ -40,7 +40,9 @@ def fuzz_app(private_database_url: str, private_redis_url: str) -> Flask:
         redis_url=private_redis_url,
         rate_limit="1000000/hour",
     )
-    return create_app(config)
+    app = create_app(config)
+    yield app
+    app.extensions["ingest"].engine.dispose()
 
 
 @pytest.fixture(scope="module")

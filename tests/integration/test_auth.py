@@ -132,8 +132,11 @@ def test_operational_endpoints_stay_open(anonymous: FlaskClient, path: str) -> N
 
 def test_open_mode_needs_no_key(config: Config) -> None:
     open_app = create_app(replace(config, auth_mode="open"))
-    response = open_app.test_client().post("/v1/documents", json=DOCUMENT)
-    assert response.status_code == 202
+    try:
+        response = open_app.test_client().post("/v1/documents", json=DOCUMENT)
+        assert response.status_code == 202
+    finally:
+        open_app.extensions["ingest"].engine.dispose()
 
 
 def test_an_unknown_auth_mode_is_refused(config: Config) -> None:
@@ -153,9 +156,11 @@ def test_the_openapi_document_names_each_operations_scope(anonymous: FlaskClient
 
 
 def test_rate_limit_answers_429_with_retry_after(
-    config: Config, sessions: sessionmaker[Session]
+    config: Config, sessions: sessionmaker[Session], request: pytest.FixtureRequest
 ) -> None:
-    limited = create_app(replace(config, rate_limit="3/minute")).test_client()
+    limited_app = create_app(replace(config, rate_limit="3/minute"))
+    request.addfinalizer(limited_app.extensions["ingest"].engine.dispose)
+    limited = limited_app.test_client()
     first, second = _key(sessions, "ingest", "read"), _key(sessions, "read")
     batch = {"documents": [DOCUMENT, {"content": "Another report from the valley."}]}
     statuses = [
