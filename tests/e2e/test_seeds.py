@@ -72,10 +72,28 @@ def test_seeds_posted_over_http_appear_processed_in_the_feed(
             break
         time.sleep(0.3)
     assert set(ids) <= seen
-    for document_id in ids:
-        document = requests.get(
-            f"{api_url}/v1/documents/{document_id}", headers=auth_headers, timeout=10
-        ).json()
+    documents = [
+        requests.get(f"{api_url}/v1/documents/{i}", headers=auth_headers, timeout=10).json()
+        for i in ids
+    ]
+    for document in documents:
         assert document["status"] == "processed"
-        assert document["language"] in ("en", "ar")
         assert document["text"]
+        assert document["title"]
+    english, arabic, spotlight, dialogue, almaty = documents
+    assert (english["language"], arabic["language"]) == ("en", "ar")
+    # 000 and 001 are one article in two languages; 003 and 004 are two
+    # articles about the same event; 002 is a story of its own.
+    assert arabic["story_id"] == english["story_id"]
+    assert arabic["relation"] == "translation"
+    assert {"country:KZ", "country:EG", "org:oic", "topic:gender-equality"} <= {
+        tag["id"] for tag in arabic["tags"]
+    }
+    stories = {english["story_id"], spotlight["story_id"], dialogue["story_id"], almaty["story_id"]}
+    assert len(stories) == 4
+    story = requests.get(
+        f"{api_url}/v1/stories/{english['story_id']}", headers=auth_headers, timeout=10
+    ).json()
+    members = {member["document_id"]: member for member in story["members"]}
+    assert members[arabic["id"]]["relation"] == "translation"
+    assert members[arabic["id"]]["evidence"]
