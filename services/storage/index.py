@@ -14,7 +14,7 @@ from services.pipeline.fingerprint import Fingerprint
 from services.storage.models import PROCESSED, Document, MatchKey
 
 # How many of a key's newest postings a lookup reads.
-POSTINGS_PER_KEY = 200
+POSTINGS_PER_KEY = 64
 
 _CANDIDATE_COLUMNS = (
     Document.id,
