@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from celery import Celery
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +19,7 @@ class Resources:
     config: Config
     engine: Engine
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
     celery: Celery
 
 
@@ -29,6 +30,7 @@ def init_app(app: Flask, config: Config) -> None:
         config=config,
         engine=engine,
         sessions=make_sessionmaker(engine),
+        read_sessions=make_sessionmaker(engine, read_only=True),
         celery=create_celery(config),
     )
     app.teardown_appcontext(_close_session)
@@ -43,7 +45,9 @@ def resources() -> Resources:
 def session() -> Session:
     """Return this request's session, opened on first use and closed at teardown."""
     if "db_session" not in g:
-        g.db_session = resources().sessions()
+        found = resources()
+        reading = request.method in ("GET", "HEAD")
+        g.db_session = found.read_sessions() if reading else found.sessions()
     db_session: Session = g.db_session
     return db_session
 

@@ -11,6 +11,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+# Execution option naming how a SQLite transaction begins.
+SQLITE_BEGIN = "sqlite_begin"
+
 # Key of the transaction-scoped advisory lock that orders feed appends.
 FEED_LOCK = 7_301_002
 
@@ -35,15 +38,22 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock at BEGIN, so a read-then-write
-        # transaction cannot interleave with another writer.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # transaction cannot interleave with another writer. Readers
+        # (READ_ONLY) begin DEFERRED: in WAL mode they never block a writer.
+        mode = connection.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Return the session factory bound to the engine."""
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Return the session factory bound to the engine.
+
+    read_only: for sessions that only read (the API's GET requests); on
+    SQLite they then take no write lock.
+    """
+    bind = engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"}) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,13 +18,19 @@ from workers.tasks import SWEEP
 
 
 def test_documents_accepted_while_redis_is_down_are_processed_after(
-    config: Config, sessions: sessionmaker[Session], tmp_path: Path, api_token: str
+    config: Config,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    api_token: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     down_port = free_port()
     down_config = Config.from_env(
         {}, **{**config.__dict__, "redis_url": f"redis://127.0.0.1:{down_port}/0"}
     )
-    api = create_app(down_config).test_client()
+    down_app = create_app(down_config)
+    request.addfinalizer(down_app.extensions["ingest"].engine.dispose)
+    api = down_app.test_client()
     api.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_token}"
     assert api.get("/readyz").status_code == 503
     ids = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,9 +54,13 @@ def test_same_source_and_external_id_returns_the_first_id(client: FlaskClient) -
 
 
 def test_racing_repeats_store_one_document(
-    config: Config, sessions: sessionmaker[Session], auth_headers: dict[str, str]
+    config: Config,
+    sessions: sessionmaker[Session],
+    auth_headers: dict[str, str],
+    request: pytest.FixtureRequest,
 ) -> None:
     app = create_app(config)
+    request.addfinalizer(app.extensions["ingest"].engine.dispose)
     body = {"content": "raced text", "source": "race", "external_id": "r-1"}
 
     def post(_: int) -> tuple[int, str]:
@@ -98,9 +103,13 @@ def test_malformed_json_gets_400(client: FlaskClient) -> None:
 
 
 def test_document_over_the_limit_gets_413(
-    config: Config, sessions: sessionmaker[Session], api_token: str
+    config: Config,
+    sessions: sessionmaker[Session],
+    api_token: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     small = create_app(Config.from_env({}, **{**config.__dict__, "max_document_bytes": 1000}))
+    request.addfinalizer(small.extensions["ingest"].engine.dispose)
     with small.test_client() as client:
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_token}"
         response = client.post("/v1/documents", json={"content": "x" * 5000})
