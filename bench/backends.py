@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from services.storage.migrate import upgrade
-from services.supervisor import LOCAL_REDIS, free_port, redis_answers, start_redis
+from services.supervisor import free_port, redis_answers, start_redis
 
 # The tests use 13; the service's default is 0.
 BENCH_REDIS_DB = 12
@@ -48,16 +48,17 @@ def fresh_database(base_url: str | None, directory: Path, name: str) -> Iterator
 def redis_database(base_url: str | None, directory: Path) -> Iterator[str]:
     """Yield a Redis URL on the bench's database number, flushed before and after.
 
-    REDIS_URL's server if given, else one on 127.0.0.1:6379, else a private
-    redis-server under `directory`, stopped after.
+    REDIS_URL's server if given; otherwise a private redis-server under
+    `directory`, stopped after, so no other worker on a shared server can
+    take the bench's tasks.
     """
-    server = (base_url or LOCAL_REDIS).rstrip("/")
+    server = (base_url or "").rstrip("/")
     if server.count("/") > 2:
         server = server.rsplit("/", 1)[0]
     process = None
-    if not redis_answers(f"{server}/0"):
-        if base_url:
-            raise RuntimeError(f"REDIS_URL {base_url} does not answer")
+    if base_url and not redis_answers(f"{server}/0"):
+        raise RuntimeError(f"REDIS_URL {base_url} does not answer")
+    if not base_url:
         port = free_port()
         process = start_redis(directory / "redis", port)
         server = f"redis://127.0.0.1:{port}"
