@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -82,22 +83,35 @@ def redis_url(redis_server: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Yield the URL of a freshly migrated database, removed after the session."""
+    with scratch_database(tmp_path_factory.mktemp("db"), "ingest_test") as url:
+        yield url
+
+
+@contextmanager
+def scratch_database(directory: Path, prefix: str) -> Iterator[str]:
+    """Yield a new migrated database: on DATABASE_URL's server if set, else SQLite in directory.
+
+    A PostgreSQL database is dropped after, even while it refuses connections.
+    """
     base = os.environ.get("DATABASE_URL")
     if not base:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'ingest.db'}"
+        url = f"sqlite:///{directory / 'ingest.db'}"
         upgrade(url)
         yield url
         return
-    name = f"ingest_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        url = make_url(base).set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

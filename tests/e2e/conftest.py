@@ -6,38 +6,21 @@ get services nobody else in the session uses.
 
 from __future__ import annotations
 
-import os
-import uuid
+import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+import requests
 
-from services.storage.migrate import upgrade
 from services.supervisor import free_port, start_redis
+from tests.conftest import scratch_database
 
 
 @pytest.fixture(scope="module")
 def private_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Yield a migrated database for one module (PostgreSQL when DATABASE_URL is set)."""
-    base = os.environ.get("DATABASE_URL")
-    if not base:
-        url = f"sqlite:///{tmp_path_factory.mktemp('private-db') / 'ingest.db'}"
-        upgrade(url)
+    with scratch_database(tmp_path_factory.mktemp("private-db"), "ingest_private") as url:
         yield url
-        return
-    name = f"ingest_private_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +31,16 @@ def private_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     yield f"redis://127.0.0.1:{port}/0"
     process.terminate()
     process.wait(10)
+
+
+def wait_ready(url: str, timeout: float = 60) -> None:
+    """Wait until the API at `url` answers /readyz with 200; fail loudly otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the API did not become ready")

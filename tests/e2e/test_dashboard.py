@@ -16,6 +16,7 @@ from services.config import Config
 from services.storage.db import make_engine, make_sessionmaker
 from services.storage.models import Document
 from services.supervisor import free_port, start
+from tests.e2e.conftest import wait_ready
 from workers.celery_app import create_celery
 from workers.tasks import enqueue_processing
 
@@ -43,7 +44,7 @@ def api_url(config: Config) -> Iterator[str]:
     stack, _ = start(port=port, flower_port=None, concurrency=2, api_workers=2, environ=environ)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(lambda: _ready(url), timeout=60)
+        wait_ready(url)
         yield url
     finally:
         stack.stop()
@@ -54,13 +55,6 @@ def sessions(config: Config) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(config.database_url)
     yield make_sessionmaker(engine)
     engine.dispose()
-
-
-def _ready(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/readyz", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def _wait_for(predicate: object, timeout: float = 30) -> None:

@@ -26,6 +26,7 @@ import requests
 from services.storage import keys
 from services.storage.db import make_engine, make_sessionmaker, session_scope
 from services.supervisor import Stack, free_port, start
+from tests.e2e.conftest import wait_ready
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
 RATE = float(os.environ.get("SOAK_RATE", "8"))
@@ -65,7 +66,7 @@ def soak(
     stack, _ = start(port=port, flower_port=None, concurrency=2, api_workers=2, environ=environ)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url)
+        wait_ready(url)
         yield Soak(
             url,
             stack,
@@ -74,18 +75,6 @@ def soak(
         )
     finally:
         stack.stop()
-
-
-def _wait_ready(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the API did not become ready")
 
 
 def _documents(run: str) -> Iterator[dict[str, str]]:

@@ -11,6 +11,7 @@ import requests
 
 from services.config import Config
 from services.supervisor import free_port, start
+from tests.e2e.conftest import wait_ready
 
 
 @pytest.fixture(scope="module")
@@ -26,22 +27,10 @@ def api_url(config: Config) -> Iterator[str]:
     stack, _ = start(port=port, flower_port=None, concurrency=2, api_workers=2, environ=environ)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url)
+        wait_ready(url)
         yield url
     finally:
         stack.stop()
-
-
-def _wait_ready(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the API did not become ready")
 
 
 def _post(url: str, source: str, start: int, count: int, headers: dict[str, str]) -> list[str]:
