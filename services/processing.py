@@ -15,7 +15,7 @@ from services.pipeline.plaintext import plain_text
 from services.pipeline.tag import tag
 from services.storage import documents, feed, index, stories
 from services.storage.db import lock_keys, session_scope
-from services.storage.models import PROCESSED, Document, DocumentTag, utcnow
+from services.storage.models import PROCESSED, Document, DocumentTag, Story, utcnow
 
 NEW_STORY = "new_story"
 SKIPPED = "skipped"
@@ -92,6 +92,19 @@ def process(factory: sessionmaker[Session], document_id: str, *, max_deliveries:
     return Outcome(result, seconds)
 
 
+def _keep_first_arrival_canonical(session: Session, story: Story, document: Document) -> None:
+    # Workers may finish documents out of arrival order; the story's canonical
+    # document is the first to arrive, so an earlier arrival takes its place
+    # and the former canonical carries the link (every relation is symmetric).
+    canonical = session.get(Document, story.canonical_id)
+    if canonical is None or canonical.received_at <= document.received_at:
+        return
+    canonical.relation, canonical.score = document.relation, document.score
+    canonical.evidence = document.evidence
+    document.relation, document.score, document.evidence = None, None, None
+    story.canonical_id = document.id
+
+
 def _record(session: Session, document: Document, analysis: Analysis, match: Match | None) -> str:
     normalized = analysis.normalized
     # Shown in every API answer and feed item: plain text, never markup.
@@ -115,6 +128,7 @@ def _record(session: Session, document: Document, analysis: Analysis, match: Mat
         story = stories.join(session, match.story_id, new_revision=story_update)
         document.relation, document.score = match.relation, match.score
         document.evidence = match.evidence
+        _keep_first_arrival_canonical(session, story, document)
     document.story_id = story.id
     document.status = PROCESSED
     document.error = None
