@@ -6,13 +6,14 @@ get services nobody else in the session uses.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-import requests
 
-from services.supervisor import free_port, start_redis
+from bench.stack import wait_ready
+from services.config import Config
+from services.supervisor import free_port, start, start_redis
 from tests.conftest import scratch_database
 
 
@@ -33,14 +34,20 @@ def private_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     process.wait(10)
 
 
-def wait_ready(url: str, timeout: float = 60) -> None:
-    """Wait until the API at `url` answers /readyz with 200; fail loudly otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the API did not become ready")
+@contextmanager
+def serve(config: Config, **settings: str) -> Iterator[str]:
+    """Run the whole service (gunicorn, worker) on the config's stores; yield the API's URL."""
+    port = free_port()
+    environ = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": config.database_url,
+        "REDIS_URL": config.redis_url,
+        **settings,
+    }
+    stack, _ = start(port=port, flower_port=None, concurrency=2, api_workers=2, environ=environ)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url)
+        yield url
+    finally:
+        stack.stop()

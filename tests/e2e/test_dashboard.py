@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.config import Config
 from services.storage.db import make_engine, make_sessionmaker
 from services.storage.models import Document
-from services.supervisor import free_port, start
-from tests.e2e.conftest import wait_ready
+from tests.e2e.conftest import serve
 from workers.celery_app import create_celery
 from workers.tasks import enqueue_processing
 
@@ -35,19 +34,8 @@ SCREENSHOT = Path("/tmp/dashboard.png")
 
 @pytest.fixture(scope="module")
 def api_url(config: Config) -> Iterator[str]:
-    port = free_port()
-    environ = {
-        "PATH": "/usr/bin:/bin",
-        "DATABASE_URL": config.database_url,
-        "REDIS_URL": config.redis_url,
-    }
-    stack, _ = start(port=port, flower_port=None, concurrency=2, api_workers=2, environ=environ)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url)
+    with serve(config) as url:
         yield url
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,10 @@ import psutil
 import pytest
 import requests
 
+from bench.stack import wait_ready
 from services.storage import keys
 from services.storage.db import make_engine, make_sessionmaker, session_scope
 from services.supervisor import Stack, free_port, start
-from tests.e2e.conftest import wait_ready
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
 RATE = float(os.environ.get("SOAK_RATE", "8"))

@@ -10,27 +10,13 @@ import pytest
 import requests
 
 from services.config import Config
-from services.supervisor import free_port, start
-from tests.e2e.conftest import wait_ready
+from tests.e2e.conftest import serve
 
 
 @pytest.fixture(scope="module")
 def api_url(config: Config) -> Iterator[str]:
-    port = free_port()
-    environ = {
-        "PATH": "/usr/bin:/bin",
-        "DATABASE_URL": config.database_url,
-        "REDIS_URL": config.redis_url,
-        "STREAM_HEARTBEAT_SECONDS": "1",
-        "STREAM_MAX_SECONDS": "30",
-    }
-    stack, _ = start(port=port, flower_port=None, concurrency=2, api_workers=2, environ=environ)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url)
+    with serve(config, STREAM_HEARTBEAT_SECONDS="1", STREAM_MAX_SECONDS="30") as url:
         yield url
-    finally:
-        stack.stop()
 
 
 def _post(url: str, source: str, start: int, count: int, headers: dict[str, str]) -> list[str]:
