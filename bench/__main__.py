@@ -132,7 +132,10 @@ def _service(
         ):
             warm = _with_ids(payloads[:10], "warm")
             load.sustained(service.url, watcher, warm, timeout=60)
+            before = service.memory.cpu_seconds()
             e2e = load.sustained(service.url, watcher, payloads, timeout=600)
+            after = service.memory.cpu_seconds()
+            e2e["cpu_seconds"] = {name: after[name] - before.get(name, 0.0) for name in after}
             e2e["ratio_to_limit"] = e2e["steady_docs_per_s"] / limit_total
             rate = max(1.0, e2e["steady_docs_per_s"] / 2)
             fresh = range(count, count + max(10, round(rate * settings.latency_seconds)))
@@ -142,7 +145,7 @@ def _service(
                 service.url, _with_ids(intake_pool[: settings.single_posts], "one"), threads=4
             )
             batches = [_with_ids(intake_pool[:500], f"b{n}") for n in range(settings.batches)]
-            batch = load.intake_batches(service.url, batches)
+            batch = load.intake_batches(service.url, batches, threads=args.api_workers)
         memory = service.memory.summary()
     return {
         "end_to_end": e2e,

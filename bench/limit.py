@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.pipeline.analyze import STAGES, analyze
+from services.pipeline.analyze import warm as warm_pipeline
 from services.pipeline.dedup import Candidate, decide
 from services.pipeline.fingerprint import Fingerprint
 from services.processing import NEW_STORY, raw_document
@@ -103,7 +104,7 @@ def process_all(payloads: list[dict[str, Any]]) -> Run:
 
 def warm(_: object = None) -> int:
     """Load the lexicons and models; return the process id (pool initializer and probe)."""
-    analyze(raw_document({"content": "Warm-up. The lexicons load on first use.\n\nA second."}))
+    warm_pipeline()
     return os.getpid()
 
 

@@ -103,7 +103,10 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str]]:
             f"latency at {lat['offered_docs_per_s']:.1f} docs/s, p50/p95/p99 ms",
             " / ".join(_number(lat[k]) for k in ("p50_ms", "p95_ms", "p99_ms")),
         ),
-        ("intake, batches of 500, docs/s", _number(intake["batch"]["docs_per_s"])),
+        (
+            f"intake, batches of 500 ({intake['batch']['threads']} clients), docs/s",
+            _number(intake["batch"]["docs_per_s"]),
+        ),
         (
             f"intake, single POSTs ({intake['single']['threads']} threads), docs/s",
             _number(intake["single"]["docs_per_s"]),

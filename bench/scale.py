@@ -53,7 +53,7 @@ def process_queued(
     ids = []
     with factory() as session:
         for payload in payloads:
-            ids.append(documents.accept(session, payload).document.id)
+            ids.append(documents.accept(session, payload).id)
         session.commit()
     seconds: dict[str, list[float]] = {}
     for document_id in ids:

@@ -84,6 +84,18 @@ class MemorySampler:
                 _, _, peak = self.peaks.get(process.pid, (name, role, 0))
                 self.peaks[process.pid] = (name, role, max(peak, rss))
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """Return the CPU seconds (user + system) used so far by each service's live processes."""
+        used: dict[str, float] = {"bench": _cpu(psutil.Process())}
+        for name, child in self.stack.processes.items():
+            try:
+                root = psutil.Process(child.pid)
+                members = [root, *root.children(True)]
+            except psutil.Error:
+                continue
+            used[name] = sum(_cpu(process) for process in members)
+        return used
+
     def summary(self) -> dict[str, Any]:
         """Return peak RSS in MiB per service, main process and each child."""
         out: dict[str, Any] = {}
@@ -95,6 +107,14 @@ class MemorySampler:
             else:
                 entry["children_mb"].append({"pid": pid, "mb": mb})
         return out
+
+
+def _cpu(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(times.user + times.system)
 
 
 @dataclass

@@ -35,8 +35,6 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.storage import activity
-from services.storage.db import session_scope
-from services.storage.models import Document
 
 log = logging.getLogger(__name__)
 
@@ -168,29 +166,19 @@ def stream_closed() -> None:
 
 
 def record_processed(
-    factory: sessionmaker[Session], document_id: str, result: str, seconds: Mapping[str, float]
+    result: str, seconds: Mapping[str, float], feed_seconds: float | None = None
 ) -> None:
     """Count an outcome and observe its stage durations and its feed latency.
 
-    The latency is read back from the document (accepted at `received_at`,
-    in the feed at `processed_at`); a skipped redelivery is not observed again.
+    The feed latency runs from acceptance to the commit that made the document
+    visible; a skipped redelivery has none.
     """
     found = metrics()
     found.processed.labels(outcome=result).inc()
     for stage, value in seconds.items():
         found.stage_seconds.labels(stage=stage).observe(value)
-    if result == "skipped":
-        return
-    try:
-        with session_scope(factory) as session:
-            document = session.get(Document, document_id)
-            times = (document.received_at, document.processed_at) if document else (None, None)
-    except Exception as error:  # noqa: BLE001 - a metric never fails the task it measures
-        log.warning("feed latency not recorded: %r", error)
-        return
-    received, processed = times
-    if received is not None and processed is not None:
-        found.feed_latency.observe(max((processed - received).total_seconds(), 0.0))
+    if feed_seconds is not None:
+        found.feed_latency.observe(feed_seconds)
 
 
 def record_failed() -> None:

@@ -9,12 +9,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.pipeline.analyze import Analysis, analyze
-from services.pipeline.dedup import TRANSLATION, Match, decide
+from services.pipeline.dedup import TRANSLATION, Candidate, Match, decide
 from services.pipeline.normalize import Normalized, RawDocument, matching_form
 from services.pipeline.plaintext import plain_text
 from services.pipeline.tag import tag
 from services.storage import documents, feed, index, stories
-from services.storage.db import lock_keys, session_scope
+from services.storage.db import lock_keys, read_scope, session_scope
 from services.storage.models import PROCESSED, Document, DocumentTag, Story, utcnow
 
 NEW_STORY = "new_story"
@@ -24,10 +24,14 @@ NO_TEXT = "no_text"
 
 @dataclass(frozen=True)
 class Outcome:
-    """What processing did: `new_story`, a relation name, `skipped` or `no_text`."""
+    """What processing did: `new_story`, a relation name, `skipped` or `no_text`.
+
+    `feed_seconds`: from acceptance to the commit that put it in the feed.
+    """
 
     result: str
     seconds: dict[str, float]
+    feed_seconds: float | None = None
 
 
 def raw_document(raw: dict[str, object]) -> RawDocument:
@@ -52,9 +56,10 @@ def process(factory: sessionmaker[Session], document_id: str, *, max_deliveries:
     """Process the document once in its effects.
 
     Idempotent: a redelivered or repeated call finds the document processed
-    and changes nothing. The match is decided and recorded while holding
-    locks on the document's fingerprint keys, so two related documents
-    processed at once end in one story.
+    and changes nothing. Candidates are looked up without locks; the
+    decision is completed and recorded while holding locks on the
+    document's fingerprint keys, after checking the documents recorded since
+    the lookup, so two related documents processed at once end in one story.
     """
     with session_scope(factory) as session:
         document = documents.begin_delivery(session, document_id, max_deliveries)
@@ -69,6 +74,13 @@ def process(factory: sessionmaker[Session], document_id: str, *, max_deliveries:
             documents.mark_failed(session, document_id, "no text left after normalization")
         return Outcome(NO_TEXT, analysis.seconds)
     started = time.perf_counter()
+    # Look candidates up before taking any lock: the lookup is most of the
+    # matching work, and on SQLite a write transaction excludes every other.
+    with read_scope(factory) as session:
+        horizon = feed.head(session)
+        candidates = index.find_candidates(session, analysis.fingerprint, exclude_id=document_id)
+    match = _decide(analysis, candidates)
+    dedup_seconds = time.perf_counter() - started
     with session_scope(factory) as session:
         # Documents that could match each other share a key or the content
         # hash: locking those serializes exactly the pairs that could race.
@@ -76,20 +88,28 @@ def process(factory: sessionmaker[Session], document_id: str, *, max_deliveries:
         document = session.get(Document, document_id, populate_existing=True)
         if document is None or document.status == PROCESSED:
             return Outcome(SKIPPED, analysis.seconds)
-        dedup_started = time.perf_counter()
-        candidates = index.find_candidates(session, analysis.fingerprint, exclude_id=document_id)
-        match = decide(
-            analysis.fingerprint,
-            analysis.language.code,
-            analysis.normalized.published_at,
-            candidates,
+        recheck_started = time.perf_counter()
+        # Entries commit in feed order, so what the lookup missed was
+        # recorded after its horizon.
+        late = index.find_recorded_since(
+            session, analysis.fingerprint, exclude_id=document_id, after=horizon
         )
-        dedup_seconds = time.perf_counter() - dedup_started
+        if late:
+            match = _decide(analysis, [*candidates, *late])
+        dedup_seconds += time.perf_counter() - recheck_started
         result = _record(session, document, analysis, match)
+    feed_seconds = (utcnow() - document.received_at).total_seconds()
     seconds = dict(analysis.seconds)
     seconds["deduplicate"] = dedup_seconds
     seconds["store"] = time.perf_counter() - started - dedup_seconds
-    return Outcome(result, seconds)
+    return Outcome(result, seconds, max(feed_seconds, 0.0))
+
+
+def _decide(analysis: Analysis, candidates: list[Candidate]) -> Match | None:
+    unique = list({candidate.document_id: candidate for candidate in candidates}.values())
+    return decide(
+        analysis.fingerprint, analysis.language.code, analysis.normalized.published_at, unique
+    )
 
 
 def _keep_first_arrival_canonical(session: Session, story: Story, document: Document) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 from services import logs, metrics
 from services.config import Config
@@ -55,7 +56,17 @@ def create_celery(config: Config | None = None) -> Celery:
     )
     logs.connect_celery()
     metrics.connect_celery(config.worker_metrics_port)
+    signals.worker_init.connect(_warm, weak=False, dispatch_uid="ingest.warm")
     return app
+
+
+def _warm(**_: Any) -> None:
+    # In the main worker process, before the pool forks: every pool process
+    # starts with the pipeline's data loaded instead of loading it on its
+    # first document.
+    from services.pipeline.analyze import warm
+
+    warm()
 
 
 @functools.cache

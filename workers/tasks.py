@@ -18,7 +18,7 @@ from services import logs, metrics, processing, webhooks
 from services.config import Config
 from services.storage import documents
 from services.storage import webhooks as webhook_store
-from services.storage.db import make_engine, make_sessionmaker, session_scope
+from services.storage.db import make_engine, make_sessionmaker, read_scope, session_scope
 from services.storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 PROCESS_DOCUMENT = "ingest.process_document"
 SWEEP = "ingest.sweep"
 RETAG_DOCUMENT = "ingest.retag_document"
+
+# Tasks sent in one round trip to the broker.
+PUBLISH_CHUNK = 100
 
 TRANSIENT = (
     OperationalError,
@@ -106,7 +109,7 @@ def _process(self: PipelineTask, document_id: str) -> str:
             documents.mark_failed(session, document_id, f"{type(exc).__name__}: {exc}")
         metrics.record_failed()
         raise
-    metrics.record_processed(self.sessions, document_id, outcome.result, outcome.seconds)
+    metrics.record_processed(outcome.result, outcome.seconds, outcome.feed_seconds)
     log.info("document %s: %s", document_id, outcome.result)
     if outcome.result != processing.SKIPPED:
         enqueue_webhooks(self.app, self.sessions)
@@ -151,12 +154,18 @@ def send(celery: Celery, task_name: str, ids: Iterable[str]) -> list[str]:
     Never raises for a broker outage: what is not sent stays recorded in the
     database, and the sweeper (or the caller, run again) sends it later.
     """
+    pending = list(ids)
     sent: list[str] = []
     try:
         with celery.producer_or_acquire() as producer:
-            for item_id in ids:
-                celery.send_task(task_name, args=[item_id], producer=producer, retry=False)
-                sent.append(item_id)
+            for start in range(0, len(pending), PUBLISH_CHUNK):
+                chunk = pending[start : start + PUBLISH_CHUNK]
+                # kombu buffers the chunk in one Redis pipeline: a round trip
+                # per chunk, not per task.
+                with producer.batch():
+                    for item_id in chunk:
+                        celery.send_task(task_name, args=[item_id], producer=producer, retry=False)
+                sent += chunk
     except Exception as exc:  # noqa: BLE001 - any broker failure leaves the rest for later
         log.warning("broker unavailable, %s not sent past %d items: %r", task_name, len(sent), exc)
     return sent
@@ -202,7 +211,7 @@ def enqueue_webhooks(celery: Celery, sessions: sessionmaker[Session]) -> list[st
     the next document, or by the sweeper).
     """
     try:
-        with session_scope(sessions) as session:
+        with read_scope(sessions) as session:
             due = webhook_store.due(session, utcnow())
     except Exception as exc:  # noqa: BLE001 - webhooks must never fail document processing
         log.warning("could not look for due webhooks: %r", exc)

@@ -91,10 +91,10 @@ class Documents(MethodView):
         session = resources.session()
         accepted = documents.accept(session, fields, request.headers.get("Idempotency-Key"))
         session.commit()
-        body = _accepted(accepted.document.id, accepted.document.status)
+        body = _accepted(accepted.id, accepted.status)
         if not accepted.created:
             return body, 200, {"Location": body["location"]}
-        _send([accepted.document.id])
+        _send([accepted.id])
         return body, 202, {"Location": body["location"]}
 
 
@@ -151,13 +151,13 @@ class Batch(MethodView):
         outcomes = documents.accept_many(session, [fields for _, fields in valid])
         session.commit()
         for (position, _), outcome in zip(valid, outcomes, strict=True):
-            body = _accepted(outcome.document.id, outcome.document.status)
+            body = _accepted(outcome.id, outcome.status)
             results[position] = {
                 **body,
                 "index": position,
                 "status": 202 if outcome.created else 200,
             }
-        _send([outcome.document.id for outcome in outcomes if outcome.created])
+        _send([outcome.id for outcome in outcomes if outcome.created])
         created = sum(outcome.created for outcome in outcomes)
         return {
             "results": results,

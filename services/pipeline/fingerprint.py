@@ -451,6 +451,7 @@ class Evidence:
             self.positions[key] = round(position, 3)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def evidence_weight(key: str) -> float:
     """Return how much one shared evidence key says about two documents.
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,8 +19,17 @@ SQLITE_BEGIN = "sqlite_begin"
 FEED_LOCK = 7_301_002
 
 
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
-    """Create an engine; on SQLite, WAL mode and write transactions that lock up front."""
+    """Create an engine; on SQLite, WAL mode and write transactions that lock up front.
+
+    JSON columns go through orjson: decoding candidates' fingerprints was a
+    fifth of a lookup with the standard library.
+    """
+    kwargs = {"json_serializer": _dumps, "json_deserializer": orjson.loads, **kwargs}
     if not database_url.startswith("sqlite"):
         return create_engine(database_url, pool_pre_ping=True, **kwargs)
     path = database_url.split("///", 1)[-1]
@@ -68,6 +78,14 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def read_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Yield a session for reads only; on SQLite it begins DEFERRED, taking no write lock."""
+    engine = factory.kw["bind"]
+    with factory(bind=engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})) as session:
+        yield session
 
 
 def lock(session: Session, key: int) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,10 @@ from services.storage.models import (
 
 @dataclass(frozen=True)
 class Accepted:
-    document: Document
+    """The stored document an intake request names, and whether the request created it."""
+
+    id: str
+    status: str
     created: bool
 
 
@@ -44,17 +47,20 @@ def _find_existing(
     return session.scalars(select(Document).where(or_(*conditions)).limit(1)).first()
 
 
-def _new_document(fields: dict[str, Any], idempotency_key: str | None) -> Document:
-    return Document(
-        id=new_id(),
-        status=QUEUED,
-        idempotency_key=idempotency_key,
-        source=fields.get("source"),
-        external_id=fields.get("external_id"),
-        url=fields.get("url"),
-        raw=raw_payload(fields),
-        deliveries=0,
-    )
+def _new_row(fields: dict[str, Any], idempotency_key: str | None) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "id": new_id(),
+        "status": QUEUED,
+        "received_at": now,
+        "updated_at": now,
+        "idempotency_key": idempotency_key,
+        "source": fields.get("source"),
+        "external_id": fields.get("external_id"),
+        "url": fields.get("url"),
+        "raw": raw_payload(fields),
+        "deliveries": 0,
+    }
 
 
 def raw_payload(fields: dict[str, Any]) -> dict[str, Any]:
@@ -76,17 +82,17 @@ def accept(
     """
     existing = _find_existing(session, fields, idempotency_key)
     if existing is not None:
-        return Accepted(existing, created=False)
-    document = _new_document(fields, idempotency_key)
+        return Accepted(existing.id, existing.status, created=False)
+    row = _new_row(fields, idempotency_key)
     try:
         with session.begin_nested():
-            session.add(document)
+            session.execute(insert(Document), row)
     except IntegrityError:
         existing = _find_existing(session, fields, idempotency_key)
         if existing is None:
             raise
-        return Accepted(existing, created=False)
-    return Accepted(document, created=True)
+        return Accepted(existing.id, existing.status, created=False)
+    return Accepted(row["id"], QUEUED, created=True)
 
 
 def accept_many(session: Session, items: Sequence[dict[str, Any]]) -> list[Accepted]:
@@ -100,31 +106,36 @@ def accept_many(session: Session, items: Sequence[dict[str, Any]]) -> list[Accep
         for item in items
         if item.get("source") is not None and item.get("external_id") is not None
     }
-    known: dict[tuple[str, str], Document] = {}
+    known: dict[tuple[str, str], Accepted] = {}
     if keys:
         sources = {source for source, _ in keys}
-        rows = session.scalars(
-            select(Document).where(
+        rows = session.execute(
+            select(Document.id, Document.status, Document.source, Document.external_id).where(
                 Document.source.in_(sources),
                 Document.external_id.in_({external for _, external in keys}),
             )
         )
-        known = {(row.source, row.external_id): row for row in rows}  # type: ignore[misc]
+        known = {
+            (row.source, row.external_id): Accepted(row.id, row.status, created=False)
+            for row in rows
+        }
     results: list[Accepted] = []
-    fresh: list[Document] = []
+    fresh: list[dict[str, Any]] = []
     for item in items:
         key = (item.get("source"), item.get("external_id"))
         if key in known:
-            results.append(Accepted(known[key], created=False))
+            first = known[key]
+            results.append(Accepted(first.id, first.status, created=False))
             continue
-        document = _new_document(item, None)
+        row = _new_row(item, None)
         if None not in key:
-            known[key] = document  # type: ignore[index]
-        fresh.append(document)
-        results.append(Accepted(document, created=True))
+            known[key] = Accepted(row["id"], QUEUED, created=True)  # type: ignore[index]
+        fresh.append(row)
+        results.append(Accepted(row["id"], QUEUED, created=True))
     try:
-        with session.begin_nested():
-            session.add_all(fresh)
+        if fresh:
+            with session.begin_nested():
+                session.execute(insert(Document), fresh)
     except IntegrityError:
         return [accept(session, item) for item in items]
     return results

@@ -6,15 +6,18 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, insert, select, union_all
+from sqlalchemy import Row, Select, bindparam, exists, func, insert, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from services.pipeline.dedup import Candidate
 from services.pipeline.fingerprint import Fingerprint
-from services.storage.models import PROCESSED, Document, MatchKey
+from services.storage.models import PROCESSED, Document, FeedEntry, MatchKey
 
 # How many of a key's newest postings a lookup reads.
 POSTINGS_PER_KEY = 64
+# Lookups are built for a multiple of this many keys; NO_KEY fills the rest.
+KEY_BUCKET = 32
+NO_KEY = ""
 
 _CANDIDATE_COLUMNS = (
     Document.id,
@@ -59,19 +62,46 @@ def find_candidates(
     return [_candidate(by_id[i]) for i in dict.fromkeys(ids) if i in by_id]
 
 
+def find_recorded_since(
+    session: Session, fingerprint: Fingerprint, *, exclude_id: str, after: int
+) -> list[Candidate]:
+    """Return documents recorded after feed position `after` with the same hash or a shared key.
+
+    What a lookup made before taking the locks could not see: only the
+    documents processed meanwhile, a handful, so this is cheap.
+    """
+    shares_key = exists().where(
+        MatchKey.document_id == Document.id, MatchKey.key.in_(sorted(set(fingerprint.keys)))
+    )
+    rows = session.execute(
+        select(*_CANDIDATE_COLUMNS)
+        .join(FeedEntry, FeedEntry.document_id == Document.id)
+        .where(
+            FeedEntry.seq > after,
+            Document.id != exclude_id,
+            or_(Document.content_hash == fingerprint.content_hash, shares_key),
+        )
+        .order_by(FeedEntry.seq)
+    )
+    return [_candidate(row) for row in rows]
+
+
 def _most_shared(session: Session, keys: list[str], exclude_id: str, limit: int) -> list[str]:
-    params: dict[str, Any] = {f"key_{i}": key for i, key in enumerate(keys)}
+    # Padded to a multiple of KEY_BUCKET with a key no document carries, so a
+    # process builds and the database prepares a handful of statements, not
+    # one per number of keys (each took 200-300 ms to compile).
+    padded = keys + [NO_KEY] * (-len(keys) % KEY_BUCKET)
+    params: dict[str, Any] = {f"key_{i}": key for i, key in enumerate(padded)}
     params["exclude_id"] = exclude_id
-    return list(session.scalars(_most_shared_query(len(keys), limit), params))
+    return list(session.scalars(_most_shared_query(len(padded), limit), params))
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=16)
 def _most_shared_query(count: int, limit: int) -> Select[tuple[str]]:
     # Each key contributes only its newest postings, so a key that many
     # documents share (a common number, a frequent pair of countries) costs
     # a bounded index range scan, not a scan of everything that carries it.
-    # Built once per number of keys, with the keys as parameters: building
-    # and compiling ~100 subqueries on every lookup took ~15 ms.
+    # Built once per number of keys, with the keys as parameters.
     slices = [
         select(MatchKey.document_id)
         .where(MatchKey.key == bindparam(f"key_{i}"))

@@ -66,6 +66,8 @@ class Document(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_documents_source_external_id"),
         Index("ix_documents_status_updated_at", "status", "updated_at"),
+        # The exact-duplicate lookup: the first processed document with a hash.
+        Index("ix_documents_content_hash_processed_at", "content_hash", "processed_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -88,7 +90,7 @@ class Document(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     language_confidence: Mapped[float | None] = mapped_column(Float)
     text: Mapped[str | None] = mapped_column(Text)
-    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
     fingerprint: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     tags: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
