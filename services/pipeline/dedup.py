@@ -53,6 +53,7 @@ Three relations, tried in this order for each candidate:
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -128,8 +129,9 @@ def decide(
     thresholds = thresholds or Thresholds()
     best: Match | None = None
     assessed: list[tuple[float, Candidate, dict[str, Any]]] = []
+    mine = Side.of(fingerprint.data)
     for candidate in candidates:
-        match, evidence = _assess(fingerprint, language, published_at, candidate, thresholds)
+        match, evidence = _assess(fingerprint, language, published_at, candidate, thresholds, mine)
         if match is not None and (best is None or _rank(match) > _rank(best)):
             best = match
         if evidence is not None:
@@ -179,7 +181,8 @@ def compare(
     thresholds: Thresholds,
 ) -> Match | None:
     """Return the relation of a document to one candidate, or None."""
-    return _assess(fingerprint, language, published_at, candidate, thresholds)[0]
+    mine = Side.of(fingerprint.data)
+    return _assess(fingerprint, language, published_at, candidate, thresholds, mine)[0]
 
 
 def _assess(
@@ -188,12 +191,14 @@ def _assess(
     published_at: datetime | None,
     candidate: Candidate,
     thresholds: Thresholds,
+    mine: Side,
 ) -> tuple[Match | None, dict[str, Any] | None]:
     """Return the match to one candidate, if any, and the translation evidence."""
     other = candidate.fingerprint
     if other.content_hash == fingerprint.content_hash:
         return _match(candidate, EXACT, 1.0, {"content_hash": fingerprint.content_hash}), None
-    near = near_evidence(fingerprint.data, other.data)
+    theirs = Side.of(other.data)
+    near = _near(mine, theirs)
     jaccard, containment = near["jaccard"], near["containment"]
     # Shingles are words of one language: texts that share half of them are
     # in one language whatever the detector said.
@@ -207,9 +212,9 @@ def _assess(
         return None, None
     if language.lower() in _UNDETERMINED or candidate.language.lower() in _UNDETERMINED:
         return None, None
-    evidence = translation_evidence(
-        fingerprint.data,
-        other.data,
+    evidence = _translation(
+        mine,
+        theirs,
         language,
         candidate.language,
         published_at,
@@ -238,12 +243,15 @@ def _same_language(a: str, b: str) -> bool:
 
 def near_evidence(data: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     """Return the estimated Jaccard and containment of two shingle sets."""
-    mine = decode_signature(str(data.get("mh", "")))
-    theirs = decode_signature(str(other.get("mh", "")))
-    if not len(mine) or len(mine) != len(theirs):
+    return _near(Side.of(data), Side.of(other))
+
+
+def _near(mine: Side, theirs: Side) -> dict[str, Any]:
+    a, b = mine.signature, theirs.signature
+    if not len(a) or len(a) != len(b):
         return {"jaccard": 0.0, "containment": 0.0, "shingles": [0, 0]}
-    jaccard = float(np.count_nonzero(mine == theirs)) / len(mine)
-    sizes = [int(data.get("ns", 0)), int(other.get("ns", 0))]
+    jaccard = float(np.count_nonzero(a == b)) / len(a)
+    sizes = [int(mine.data.get("ns", 0)), int(theirs.data.get("ns", 0))]
     shared = jaccard * sum(sizes) / (1 + jaccard)
     containment = min(1.0, shared / max(1, min(sizes)))
     return {
@@ -261,6 +269,54 @@ FACTS_FLOOR = 0.3
 _KINDS = {"n": "numbers", "d": "dates", "m": "dates", "s": "names", "t": "entities"}
 
 
+class Side:
+    """One document's fingerprint data, prepared once for every comparison it takes part in.
+
+    What `decide` would otherwise derive again for each of some fifty
+    candidates: the decoded MinHash signature, the evidence keys by kind
+    with their weights, the facts and the lexical skeletons.
+    """
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.ev: dict[str, float] = data.get("ev") or {}
+        self.cased = bool(data.get("cased", True))
+
+    # Derived on first use: most candidates never get past the near check.
+    @functools.cached_property
+    def signature(self) -> np.ndarray:
+        return decode_signature(str(self.data.get("mh", "")))
+
+    @functools.cached_property
+    def groups(self) -> dict[str, set[str]]:
+        return _by_kind(self.ev)
+
+    @functools.cached_property
+    def weights(self) -> dict[str, float]:
+        return {kind: sum(map(evidence_weight, keys)) for kind, keys in self.groups.items()}
+
+    @functools.cached_property
+    def facts(self) -> set[str]:
+        return self.groups["n"] | self.groups["d"] | self.groups["m"]
+
+    @functools.cached_property
+    def facts_weight(self) -> float:
+        return self.weights["n"] + self.weights["d"] + self.weights["m"]
+
+    @functools.cached_property
+    def words(self) -> list[str]:
+        return str(self.data.get("lx", "")).split()
+
+    @functools.cached_property
+    def where(self) -> dict[str, float]:
+        return {word: i / len(self.words) for i, word in enumerate(self.words)}
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Side:
+        """Prepare the data of one fingerprint."""
+        return cls(data)
+
+
 def translation_evidence(
     data: dict[str, Any],
     other: dict[str, Any],
@@ -275,22 +331,40 @@ def translation_evidence(
     Symmetric in its two documents. The result is JSON-serializable and has
     `score` and `strength` (total weight of the shared evidence).
     """
-    mine: dict[str, float] = data.get("ev") or {}
-    theirs: dict[str, float] = other.get("ev") or {}
-    cased, other_cased = bool(data.get("cased", True)), bool(other.get("cased", True))
+    return _translation(
+        Side.of(data),
+        Side.of(other),
+        language,
+        other_language,
+        published_at,
+        other_published_at,
+        thresholds,
+    )
+
+
+def _translation(
+    side: Side,
+    other_side: Side,
+    language: str,
+    other_language: str,
+    published_at: datetime | None,
+    other_published_at: datetime | None,
+    thresholds: Thresholds,
+) -> dict[str, Any]:
+    data, other = side.data, other_side.data
+    mine, theirs = side.ev, other_side.ev
+    cased, other_cased = side.cased, other_side.cased
     shared_weight = denominator = 0.0
     shared: dict[str, list[str]] = {name: [] for name in ("dates", "numbers", "names", "entities")}
     matched: list[tuple[str, str]] = []
-    groups, other_groups = _by_kind(mine), _by_kind(theirs)
     for kind, name in _KINDS.items():
         if kind == "s" and not (cased or other_cased):
             continue
-        a, b = groups[kind], other_groups[kind]
+        a, b = side.groups[kind], other_side.groups[kind]
         pairs = [(k, k) for k in sorted(a & b)]
         if kind == "s":
             pairs += _prefix_matches(a - b, b - a)
-        weight_a = sum(evidence_weight(k) for k in a)
-        weight_b = sum(evidence_weight(k) for k in b)
+        weight_a, weight_b = side.weights[kind], other_side.weights[kind]
         if kind == "s":
             # Languages capitalise different words (English titles, German
             # nouns): expect the smaller set of capitalised words to be shared,
@@ -305,8 +379,8 @@ def translation_evidence(
         shared[name].extend(p if len(p) <= len(q) else q for p, q in pairs)
         matched.extend(pairs)
     coverage = min(1.0, shared_weight / denominator) if denominator else 0.0
-    facts = _facts_fit(mine, theirs)
-    aligned, lexical = lexical_alignment(str(data.get("lx", "")), str(other.get("lx", "")))
+    facts = _facts_fit(side, other_side)
+    aligned, lexical = _align(side.words, other_side.words, other_side.where)
 
     placed = [(mine[p], theirs[q]) for p, q in matched if mine[p] >= 0 and theirs[q] >= 0]
     if len(placed) >= 3:
@@ -361,10 +435,14 @@ def lexical_alignment(mine: str, theirs: str) -> tuple[list[str], float]:
     both texts (a longest increasing subsequence); the share is their number
     over the smaller text's number of skeletons.
     """
-    a, b = mine.split(), theirs.split()
+    b = theirs.split()
+    return _align(mine.split(), b, {word: i / len(b) for i, word in enumerate(b)})
+
+
+def _align(a: list[str], b: list[str], where: dict[str, float]) -> tuple[list[str], float]:
+    # `where`: each word of b at its relative position (the last, if repeated).
     if not a or not b:
         return [], 0.0
-    where = {word: i / len(b) for i, word in enumerate(b)}
     close = [
         (where[word], word)
         for i, word in enumerate(a)
@@ -390,19 +468,17 @@ def lexical_alignment(mine: str, theirs: str) -> tuple[list[str], float]:
     return aligned[::-1], len(aligned) / min(len(a), len(b))
 
 
-def _facts_fit(mine: dict[str, float], theirs: dict[str, float]) -> float:
+def _facts_fit(side: Side, other_side: Side) -> float:
     """Return 1.0 unless both texts state numbers and dates that mostly differ.
 
     A translation carries its numbers and dates over; an article on the same
     event written the next day repeats the names but brings new figures.
     """
-    a = {k for k in mine if k[:2] in ("n:", "d:", "m:")}
-    b = {k for k in theirs if k[:2] in ("n:", "d:", "m:")}
-    weight_a = sum(evidence_weight(k) for k in a)
-    weight_b = sum(evidence_weight(k) for k in b)
+    weight_a, weight_b = side.facts_weight, other_side.facts_weight
     if min(weight_a, weight_b) < FACTS_MIN_WEIGHT:
         return 1.0
-    dice = 2 * sum(evidence_weight(k) for k in a & b) / (weight_a + weight_b)
+    common = side.facts & other_side.facts
+    dice = 2 * sum(evidence_weight(k) for k in common) / (weight_a + weight_b)
     return min(1.0, FACTS_FLOOR + dice)
 
 
