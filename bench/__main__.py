@@ -44,6 +44,7 @@ from bench.backends import fresh_database, redis_database
 from bench.corpus import ORIGINAL, article, articles
 from bench.stats import median, percentile
 from services.config import Config
+from services.supervisor import default_concurrency
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 # No API keys (open mode) and a rate limit the benchmark's client cannot reach.
@@ -82,7 +83,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         type=lambda text: tuple(int(part) for part in text.split(",")),
         help="stored-document sizes, comma-separated (full default 1000,10000)",
     )
-    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=default_concurrency(),
+        help="worker pool processes (default: as `make run`, cores + 1)",
+    )
     parser.add_argument("--api-workers", type=int, default=2)
     return parser.parse_args(argv)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -12,13 +13,14 @@ import requests
 
 from bench.stats import median, percentile
 
-FEED_PAGE = 500
-POLL_PAUSE = 0.02
 BATCH = 500
 
 
 class FeedWatcher:
-    """Follow GET /v1/feed?view=documents with its cursor; note when each document shows."""
+    """Follow GET /v1/feed/stream?view=documents as a live consumer; note when each document shows.
+
+    Reconnects with Last-Event-ID when the server closes the stream.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -28,6 +30,7 @@ class FeedWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="feed-watcher", daemon=True)
         self._http = requests.Session()
+        self._response: requests.Response | None = None
 
     def __enter__(self) -> FeedWatcher:
         self._thread.start()
@@ -35,24 +38,42 @@ class FeedWatcher:
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._response is not None:
+            self._response.close()
+        self._thread.join(timeout=30)
         self._http.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            params: dict[str, Any] = {"view": "documents", "limit": FEED_PAGE}
-            if self._cursor:
-                params["after"] = self._cursor
-            page = self._http.get(f"{self.url}/v1/feed", params=params, timeout=30)
-            page.raise_for_status()
-            body = page.json()
-            now = time.monotonic()
-            with self._lock:
-                for item in body["items"]:
-                    self.seen.setdefault(item["document_id"], now)
-            self._cursor = body["next_cursor"] or self._cursor
-            if len(body["items"]) < FEED_PAGE:
-                self._stop.wait(POLL_PAUSE)
+            headers = {"Last-Event-ID": self._cursor} if self._cursor else {}
+            try:
+                self._follow(headers)
+            except (requests.RequestException, AttributeError, ValueError):
+                # The stream was closed under the reader (at exit) or failed: resume.
+                if not self._stop.is_set():
+                    time.sleep(0.2)
+
+    def _follow(self, headers: dict[str, str]) -> None:
+        with self._http.get(
+            f"{self.url}/v1/feed/stream",
+            params={"view": "documents"},
+            headers=headers,
+            stream=True,
+            timeout=(5, 60),
+        ) as response:
+            response.raise_for_status()
+            self._response = response
+            event_id = None
+            for line in response.iter_lines(decode_unicode=True):
+                if line.startswith("id: "):
+                    event_id = line[4:]
+                elif line.startswith("data: "):
+                    document_id = json.loads(line[6:])["document_id"]
+                    with self._lock:
+                        self.seen.setdefault(document_id, time.monotonic())
+                    self._cursor = event_id
+                if self._stop.is_set():
+                    return
 
     def wait_for(self, ids: list[str], timeout: float) -> dict[str, float]:
         """Wait until every id has shown; return when each one did."""
@@ -167,7 +188,7 @@ def latency(
         "p95_ms": percentile(ms, 95),
         "p99_ms": percentile(ms, 99),
         "max_ms": max(ms),
-        "poll_interval_ms": POLL_PAUSE * 1000,
+        "seen_by": "GET /v1/feed/stream",
     }
 
 

@@ -44,6 +44,9 @@ class Config:
     # /metrics on this port when not 0 (workers on hosts apart from the API).
     flower_basic_auth: str = ""
     worker_metrics_port: int = 0
+    # Added to the niceness of a worker's pool processes: on a shared host
+    # the API keeps answering at once while a backlog drains.
+    worker_nice: int = 10
     # Access and limits (README, "Security and limits"). AUTH_MODE is `keys`
     # (every /v1 call needs an API key) or `open` (local development only).
     auth_mode: str = "keys"

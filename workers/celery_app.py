@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any
 
 from celery import Celery, signals
@@ -57,7 +58,18 @@ def create_celery(config: Config | None = None) -> Celery:
     logs.connect_celery()
     metrics.connect_celery(config.worker_metrics_port)
     signals.worker_init.connect(_warm, weak=False, dispatch_uid="ingest.warm")
+    signals.worker_process_init.connect(
+        functools.partial(_lower_priority, config.worker_nice),
+        weak=False,
+        dispatch_uid="ingest.nice",
+    )
     return app
+
+
+def _lower_priority(increment: int, **_: Any) -> None:
+    # In each pool process: processing is background work, intake is not.
+    if increment > 0:
+        os.nice(increment)
 
 
 def _warm(**_: Any) -> None:

@@ -8,6 +8,7 @@ import random
 from collections.abc import Iterable
 from datetime import timedelta
 
+import redis
 from celery import Celery, Task, shared_task
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services import logs, metrics, processing, webhooks
 from services.config import Config
+from services.feeds import nudge
 from services.storage import documents
 from services.storage import webhooks as webhook_store
 from services.storage.db import make_engine, make_sessionmaker, read_scope, session_scope
@@ -48,6 +50,7 @@ class PipelineTask(Task):
     acks_late = True
     reject_on_worker_lost = True
     _sessions: tuple[tuple[int, str], sessionmaker[Session]] | None = None
+    _redis: tuple[tuple[int, str], redis.Redis] | None = None
 
     @property
     def config(self) -> Config:
@@ -62,6 +65,15 @@ class PipelineTask(Task):
             PipelineTask.dispose()
             PipelineTask._sessions = (owner, make_sessionmaker(make_engine(owner[1])))
         return PipelineTask._sessions[1]
+
+    @property
+    def redis(self) -> redis.Redis:
+        """Return this process's Redis client (for feed nudges), built once after fork."""
+        owner = (os.getpid(), self.config.redis_url)
+        if PipelineTask._redis is None or PipelineTask._redis[0] != owner:
+            client = redis.Redis.from_url(owner[1], socket_connect_timeout=1, socket_timeout=2)
+            PipelineTask._redis = (owner, client)
+        return PipelineTask._redis[1]
 
     @classmethod
     def dispose(cls) -> None:
@@ -111,7 +123,8 @@ def _process(self: PipelineTask, document_id: str) -> str:
         raise
     metrics.record_processed(outcome.result, outcome.seconds, outcome.feed_seconds)
     log.info("document %s: %s", document_id, outcome.result)
-    if outcome.result != processing.SKIPPED:
+    if outcome.result not in (processing.SKIPPED, processing.NO_TEXT):
+        nudge.announce(self.redis)
         enqueue_webhooks(self.app, self.sessions)
     return outcome.result
 

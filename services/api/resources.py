@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import redis
 from celery import Celery
 from flask import Flask, current_app, g, request
 from sqlalchemy import Engine
@@ -21,10 +22,11 @@ class Resources:
     sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
     celery: Celery
+    redis: redis.Redis
 
 
 def init_app(app: Flask, config: Config) -> None:
-    """Attach the engine, session factory and Celery client to the app."""
+    """Attach the engine, session factories, Celery client and Redis client to the app."""
     engine = make_engine(config.database_url)
     app.extensions["ingest"] = Resources(
         config=config,
@@ -32,6 +34,7 @@ def init_app(app: Flask, config: Config) -> None:
         sessions=make_sessionmaker(engine),
         read_sessions=make_sessionmaker(engine, read_only=True),
         celery=create_celery(config),
+        redis=redis.Redis.from_url(config.redis_url, socket_connect_timeout=1, socket_timeout=2),
     )
     app.teardown_appcontext(_close_session)
 

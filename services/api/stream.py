@@ -7,6 +7,7 @@ each connection closes after `STREAM_MAX_SECONDS`; clients reconnect with
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Response
@@ -17,7 +18,9 @@ from marshmallow import EXCLUDE, RAISE
 from schemas.feed import StreamHeaders, StreamQuery
 from services.api import resources
 from services.api.feed import position
-from services.feeds import items, stream
+from services.api.resources import Resources
+from services.feeds import items, nudge, stream
+from services.storage.feed import Filter
 
 bp = Blueprint("stream", __name__, url_prefix="/v1", description="Follow the feed live.")
 
@@ -48,9 +51,14 @@ class Stream(MethodView):
             heartbeat_seconds=config.stream_heartbeat_seconds,
             max_seconds=config.stream_max_seconds,
         )
-        body = stream.events(found.sessions, items.make_filter(query), after=after, pace=pace)
         return Response(
-            body,
+            _follow(found, items.make_filter(query), after, pace),
             mimetype=EVENT_STREAM,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+
+
+def _follow(found: Resources, flt: Filter, after: int, pace: stream.Pace) -> Iterator[str]:
+    # Runs after the view returned: everything it needs is passed in.
+    with nudge.listening(found.redis) as wait:
+        yield from stream.events(found.read_sessions, flt, after=after, pace=pace, sleep=wait)

@@ -1,9 +1,10 @@
-"""The live feed as Server-Sent Events, polled from the database.
+"""The live feed as Server-Sent Events, read from the database.
 
-Polling keeps no state outside the database, so it works the same under
-many gunicorn workers and hosts. Each event's id is the item's cursor: a
-client that reconnects with `Last-Event-ID` resumes exactly after the last
-event it received.
+Each read is a short transaction and no state lives outside the database,
+so it works the same under many gunicorn workers and hosts; between reads
+the stream waits for a nudge (`services.feeds.nudge`) or the poll interval.
+Each event's id is the item's cursor: a client that reconnects with
+`Last-Event-ID` resumes exactly after the last event it received.
 """
 
 from __future__ import annotations

@@ -1,0 +1,57 @@
+"""A Redis pub/sub nudge when documents enter the feed, so stream followers wake at once.
+
+The database stays the only source of truth: a follower that misses a nudge
+(Redis down, a message lost on reconnect) still finds the entries on its
+next poll, `STREAM_POLL_MILLISECONDS` later at most.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import redis
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "ingest:feed"
+
+
+def announce(client: redis.Redis) -> None:
+    """Tell stream followers that the feed grew. Never raises."""
+    try:
+        client.publish(CHANNEL, "1")
+    except redis.RedisError as error:
+        log.debug("feed nudge not sent: %r", error)
+
+
+@contextmanager
+def listening(client: redis.Redis) -> Iterator[Callable[[float], None]]:
+    """Yield `wait(seconds)`: a sleep that ends early when the feed grows.
+
+    Without Redis, `wait` is a plain sleep: the stream falls back to polling.
+    """
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    try:
+        pubsub.subscribe(CHANNEL)
+    except redis.RedisError as error:
+        log.debug("feed nudges unavailable, polling: %r", error)
+        pubsub.close()
+        yield time.sleep
+        return
+
+    def wait(seconds: float) -> None:
+        try:
+            if pubsub.get_message(timeout=seconds) is not None:
+                # One read of the database serves every nudge received so far.
+                while pubsub.get_message(timeout=0) is not None:
+                    pass
+        except redis.RedisError:
+            time.sleep(seconds)
+
+    try:
+        yield wait
+    finally:
+        pubsub.close()
