@@ -39,6 +39,9 @@ class Config:
     webhook_max_failures: int = 10
     webhook_backoff_seconds: int = 1
     webhook_backoff_max_seconds: int = 600
+    # Comma-separated networks a webhook receiver may be in besides public
+    # addresses ("10.20.0.0/16"); loopback and private ranges are refused.
+    webhook_allowed_networks: str = ""
     # Operating (README, "Operating the service"). "user:pass" for Flower;
     # `make run` generates var/flower-auth when unset. A worker serves its own
     # /metrics on this port when not 0 (workers on hosts apart from the API).

@@ -12,13 +12,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import random
 import secrets
+import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,6 +45,37 @@ DISABLED = "disabled"
 LOST = "lost_lease"
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def networks(text: str) -> tuple[Network, ...]:
+    """Parse a comma-separated list of networks ("10.0.0.0/8, fd00::/8")."""
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()
+    )
+
+
+def refusal(url: str, allowed: Sequence[Network] = ()) -> str | None:
+    """Return why the URL may not receive webhooks, or None when it may.
+
+    Every address the host resolves to must be public or in `allowed`: a
+    subscription must not turn the service into a client of its own network
+    (loopback, private ranges, link-local cloud metadata addresses).
+    """
+    host = urlsplit(url).hostname
+    if not host:
+        return "the URL has no host"
+    try:
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as error:
+        return f"{host} does not resolve: {error}"
+    for *_, sockaddr in found:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if not (address.is_global or any(address in network for network in allowed)):
+            return f"{host} resolves to {address}, not a public address"
+    return None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Delivery limits, from the service configuration."""
@@ -50,6 +84,8 @@ class Settings:
     max_failures: int = 10
     backoff_seconds: float = 1
     backoff_max_seconds: float = 600
+    # Non-public addresses a receiver may have (WEBHOOK_ALLOWED_NETWORKS).
+    allowed_networks: tuple[Network, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,7 +214,13 @@ def deliver(
             "webhook-timestamp": str(timestamp),
             "webhook-signature": sign(secret, message_id, timestamp, body),
         }
-        attempt = send(url, body, headers, settings.timeout_seconds)
+        # Checked at each delivery, not only at subscription: DNS answers change.
+        refused = refusal(url, settings.allowed_networks)
+        attempt = (
+            Attempt(False, None, f"refused: {refused}", 0.0)
+            if refused
+            else send(url, body, headers, settings.timeout_seconds)
+        )
         with session_scope(sessions) as session:
             webhook = webhooks.holding(session, webhook_id, token)
             if webhook is None:

@@ -201,6 +201,7 @@ def deliver_webhook(self: PipelineTask, webhook_id: str) -> str:
         max_failures=config.webhook_max_failures,
         backoff_seconds=config.webhook_backoff_seconds,
         backoff_max_seconds=config.webhook_backoff_max_seconds,
+        allowed_networks=webhooks.networks(config.webhook_allowed_networks),
     )
     try:
         outcome = webhooks.deliver(self.sessions, webhook_id, settings)

@@ -78,6 +78,16 @@ class Webhooks(MethodView):
         Delivery starts after `after` (a feed cursor), else at the current
         end of the feed.
         """
+        config = resources.resources().config
+        refused = delivery.refusal(
+            fields["url"], delivery.networks(config.webhook_allowed_networks)
+        )
+        if refused:
+            abort(
+                422,
+                f"The URL may not receive webhooks: {refused}.",
+                [{"field": "json.url", "message": refused}],
+            )
         session = resources.session()
         after = position(fields.get("after"), "json.after") if "after" in fields else None
         secret = delivery.new_secret()

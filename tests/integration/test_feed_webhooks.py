@@ -140,7 +140,12 @@ def test_webhook_is_disabled_after_consecutive_failures(
             flt={},
             delivered_seq=0,
         ).id
-    settings = webhooks.Settings(max_failures=3, backoff_seconds=0, timeout_seconds=2)
+    settings = webhooks.Settings(
+        max_failures=3,
+        backoff_seconds=0,
+        timeout_seconds=2,
+        allowed_networks=webhooks.networks("127.0.0.0/8"),
+    )
     sent: list[str] = []
 
     def refuse(url: str, body: bytes, headers: Any, timeout: float) -> webhooks.Attempt:
@@ -157,6 +162,34 @@ def test_webhook_is_disabled_after_consecutive_failures(
     assert len(client.get(f"/v1/webhooks/{webhook_id}/deliveries").json["deliveries"]) == 3
     enabled = client.patch(f"/v1/webhooks/{webhook_id}", json={"enabled": True}).json
     assert enabled["enabled"] and enabled["failures"] == 0
+
+
+def test_a_receiver_on_a_private_address_is_refused_at_delivery(
+    client: FlaskClient, worker: object, sessions: sessionmaker[Session]
+) -> None:
+    document_id = _post(client, "private", "Egypt opens a new museum in Giza.")
+    wait_for(lambda: client.get(f"/v1/documents/{document_id}").json["status"] == "processed")
+    with session_scope(sessions) as session:
+        # Stored directly: the API refuses such a URL when subscribing.
+        webhook_id = store.create(
+            session,
+            url="http://10.0.0.1/hook",
+            secret=webhooks.new_secret(),
+            flt={},
+            delivered_seq=0,
+        ).id
+    sent: list[str] = []
+
+    def record(url: str, body: bytes, headers: Any, timeout: float) -> webhooks.Attempt:
+        sent.append(url)
+        return webhooks.Attempt(True, 204, None, 0.01)
+
+    outcome = webhooks.deliver(sessions, webhook_id, webhooks.Settings(), send=record)
+    assert outcome.status == webhooks.RETRY
+    assert sent == []
+    [attempt] = client.get(f"/v1/webhooks/{webhook_id}/deliveries").json["deliveries"]
+    assert not attempt["ok"]
+    assert attempt["error"].startswith("refused: 10.0.0.1 resolves to 10.0.0.1")
 
 
 def test_entries_the_filter_skips_still_advance_the_position(
@@ -183,6 +216,8 @@ def test_entries_the_filter_skips_still_advance_the_position(
     ("body", "status", "field"),
     [
         ({"url": "ftp://example.org/x"}, 422, "json.url"),
+        ({"url": "http://169.254.169.254/latest/meta-data"}, 422, "json.url"),
+        ({"url": "http://192.168.1.20:8080/hook"}, 422, "json.url"),
         ({"url": "http://127.0.0.1/x", "filter": {"colour": "red"}}, 422, "json.filter.colour"),
         ({"url": "http://127.0.0.1/x", "filter": {"tag": ["KZ"]}}, 422, "json.filter.tag.0"),
         ({"url": "http://127.0.0.1/x", "after": "nope"}, 400, "json.after"),
