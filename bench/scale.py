@@ -33,6 +33,7 @@ from services.storage.models import (
     DocumentTag,
     FeedEntry,
     MatchKey,
+    Signature,
     Story,
     new_id,
     utcnow,
@@ -91,7 +92,7 @@ def _rows(task: tuple[int, int, int]) -> list[dict[str, Any]]:
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
     now = utcnow()
-    stories, docs, keys, tags, feed = [], [], [], [], []
+    stories, docs, signatures, keys, tags, feed = [], [], [], [], [], []
     for row in rows:
         document_id, story_id = new_id(), new_id()
         payload = documents.raw_payload(row["payload"])
@@ -109,7 +110,17 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
                 "raw": payload,
                 "deliveries": 1,
                 "story_id": story_id,
-                **{k: row[k] for k in row if k not in ("payload", "keys")},
+                **{k: row[k] for k in row if k not in ("payload", "keys", "fingerprint")},
+            }
+        )
+        signatures.append(
+            {
+                "document_id": document_id,
+                "story_id": story_id,
+                "language": row["language"],
+                "published_at": row["published_at"],
+                "content_hash": row["content_hash"],
+                "fingerprint": row["fingerprint"],
             }
         )
         keys += [{"key": key, "document_id": document_id} for key in row["keys"]]
@@ -128,6 +139,7 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
     for model, values in (
         (Story, stories),
         (Document, docs),
+        (Signature, signatures),
         (MatchKey, keys),
         (DocumentTag, tags),
         (FeedEntry, feed),

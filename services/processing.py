@@ -135,7 +135,6 @@ def _record(session: Session, document: Document, analysis: Analysis, match: Mat
     document.language_confidence = analysis.language.confidence
     document.text = normalized.text
     document.content_hash = analysis.fingerprint.content_hash
-    document.fingerprint = analysis.fingerprint.data
     document.tags = [asdict(tag) for tag in analysis.tags]
     if normalized.source and not document.source:
         document.source = normalized.source
@@ -157,7 +156,7 @@ def _record(session: Session, document: Document, analysis: Analysis, match: Mat
         DocumentTag(tag_id=tag_id, document_id=document.id)
         for tag_id in sorted({tag.id for tag in analysis.tags})
     )
-    index.add_keys(session, document.id, analysis.fingerprint.keys)
+    index.add(session, document, analysis.fingerprint)
     session.flush()
     feed.append(session, document.id, story.id, story.revision, story_update=story_update)
     return NEW_STORY if match is None else match.relation

@@ -16,6 +16,7 @@ import json
 import re
 import tomllib
 import unicodedata
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -551,19 +552,23 @@ def _drop_repeats(paragraphs: Sequence[str], rules: Rules) -> list[tuple[str, st
     """
     kept: list[tuple[str, str]] = []
     keys: set[str] = set()
-    shingles: list[set[tuple[str, str, str]]] = []
+    # Which kept paragraphs hold each trigram: a paragraph is compared only
+    # with those it shares trigrams with, not with every earlier one (which
+    # took 30 s on 2 MB of distinct paragraphs).
+    holders: defaultdict[tuple[str, ...], list[int]] = defaultdict(list)
     for text in paragraphs:
         key = matching_form(text)
         if key in keys:
             continue
         words = _WORD.findall(key)
         grams = set(zip(words, words[1:], words[2:], strict=False))
-        if len(grams) >= rules.repeat_min_trigrams and any(
-            len(grams & earlier) >= rules.repeat_share * len(grams) for earlier in shingles
-        ):
-            continue
+        if len(grams) >= rules.repeat_min_trigrams:
+            shared = Counter(index for gram in grams for index in holders.get(gram, ()))
+            if any(count >= rules.repeat_share * len(grams) for count in shared.values()):
+                continue
         keys.add(key)
-        shingles.append(grams)
+        for gram in grams:
+            holders[gram].append(len(kept))
         kept.append((text, key))
     return kept
 

@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 # Execution option naming how a SQLite transaction begins.
 SQLITE_BEGIN = "sqlite_begin"
 
+# Bytes of a SQLite database file mapped into memory per connection.
+SQLITE_MMAP_BYTES = 1 << 30
+
 # Key of the transaction-scoped advisory lock that orders feed appends.
 FEED_LOCK = 7_301_002
 
@@ -44,6 +47,9 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         dbapi_connection.execute("PRAGMA journal_mode=WAL")
         dbapi_connection.execute("PRAGMA synchronous=NORMAL")
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        # Reads of a large database come straight from the OS page cache,
+        # not one system call per page (lookups touch pages all over the file).
+        dbapi_connection.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

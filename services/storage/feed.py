@@ -200,7 +200,7 @@ def head(session: Session) -> int:
 
 
 # Columns no feed item shows; decoding their JSON was most of a page's time.
-_UNSHOWN = (defer(Document.raw), defer(Document.fingerprint), defer(Document.evidence))
+_UNSHOWN = (defer(Document.raw), defer(Document.evidence))
 
 
 def load(session: Session, found: list[FeedEntry], view: str) -> Page:

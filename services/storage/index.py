@@ -6,27 +6,18 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, exists, func, insert, or_, select, union_all
+from sqlalchemy import Select, bindparam, exists, func, insert, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from services.pipeline.dedup import Candidate
 from services.pipeline.fingerprint import Fingerprint
-from services.storage.models import PROCESSED, Document, FeedEntry, MatchKey
+from services.storage.models import PROCESSED, Document, FeedEntry, MatchKey, Signature
 
 # How many of a key's newest postings a lookup reads.
 POSTINGS_PER_KEY = 64
 # Lookups are built for a multiple of this many keys; NO_KEY fills the rest.
 KEY_BUCKET = 32
 NO_KEY = ""
-
-_CANDIDATE_COLUMNS = (
-    Document.id,
-    Document.story_id,
-    Document.language,
-    Document.published_at,
-    Document.content_hash,
-    Document.fingerprint,
-)
 
 
 def find_candidates(
@@ -53,12 +44,8 @@ def find_candidates(
         ids += _most_shared(session, sorted(set(fingerprint.keys)), exclude_id, limit)
     if not ids:
         return []
-    # Only the columns a candidate needs: whole rows would also decode the
-    # raw payload and the tags of every candidate.
-    rows = session.execute(
-        select(*_CANDIDATE_COLUMNS).where(Document.id.in_(set(ids)), Document.status == PROCESSED)
-    )
-    by_id = {row.id: row for row in rows}
+    rows = session.scalars(select(Signature).where(Signature.document_id.in_(set(ids))))
+    by_id = {row.document_id: row for row in rows}
     return [_candidate(by_id[i]) for i in dict.fromkeys(ids) if i in by_id]
 
 
@@ -71,15 +58,16 @@ def find_recorded_since(
     documents processed meanwhile, a handful, so this is cheap.
     """
     shares_key = exists().where(
-        MatchKey.document_id == Document.id, MatchKey.key.in_(sorted(set(fingerprint.keys)))
+        MatchKey.document_id == Signature.document_id,
+        MatchKey.key.in_(sorted(set(fingerprint.keys))),
     )
-    rows = session.execute(
-        select(*_CANDIDATE_COLUMNS)
-        .join(FeedEntry, FeedEntry.document_id == Document.id)
+    rows = session.scalars(
+        select(Signature)
+        .join(FeedEntry, FeedEntry.document_id == Signature.document_id)
         .where(
             FeedEntry.seq > after,
-            Document.id != exclude_id,
-            or_(Document.content_hash == fingerprint.content_hash, shares_key),
+            Signature.document_id != exclude_id,
+            or_(Signature.content_hash == fingerprint.content_hash, shares_key),
         )
         .order_by(FeedEntry.seq)
     )
@@ -121,20 +109,32 @@ def _most_shared_query(count: int, limit: int) -> Select[tuple[str]]:
     )
 
 
-def _candidate(document: Row[Any]) -> Candidate:
+def _candidate(signature: Signature) -> Candidate:
     return Candidate(
-        document_id=document.id,
-        story_id=document.story_id or "",
-        language=document.language or "und",
-        published_at=document.published_at,
-        fingerprint=Fingerprint(
-            content_hash=document.content_hash or "", data=document.fingerprint or {}
-        ),
+        document_id=signature.document_id,
+        story_id=signature.story_id,
+        language=signature.language,
+        published_at=signature.published_at,
+        fingerprint=Fingerprint(content_hash=signature.content_hash, data=signature.fingerprint),
     )
 
 
-def add_keys(session: Session, document_id: str, keys: Sequence[str]) -> None:
-    """Index the document under its keys. Caller commits."""
+def add(session: Session, document: Document, fingerprint: Fingerprint) -> None:
+    """Index a processed document: its signature and its keys. Caller commits."""
+    session.add(
+        Signature(
+            document_id=document.id,
+            story_id=document.story_id,
+            language=document.language or "und",
+            published_at=document.published_at,
+            content_hash=fingerprint.content_hash,
+            fingerprint=fingerprint.data,
+        )
+    )
+    _add_keys(session, document.id, fingerprint.keys)
+
+
+def _add_keys(session: Session, document_id: str, keys: Sequence[str]) -> None:
     unique = sorted(set(keys))
     if unique:
         session.execute(

@@ -91,7 +91,6 @@ class Document(Base):
     language_confidence: Mapped[float | None] = mapped_column(Float)
     text: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str | None] = mapped_column(String(64))
-    fingerprint: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     tags: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     story_id: Mapped[str | None] = mapped_column(ForeignKey("stories.id"), index=True)
@@ -110,12 +109,36 @@ class Story(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class Signature(Base):
+    """What matching reads of a processed document, apart from its wide row.
+
+    A lookup reads some fifty candidates; read from `documents`, each one's
+    fingerprint sat behind its raw payload and text (pages of overflow per
+    row), which at 100,000 documents made the lookup grow with the store.
+    """
+
+    __tablename__ = "signatures"
+
+    document_id: Mapped[str] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    story_id: Mapped[str] = mapped_column(String(36))
+    language: Mapped[str] = mapped_column(String(8))
+    published_at: Mapped[datetime | None]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class MatchKey(Base):
     """Inverted index from a fingerprint key to the documents that carry it."""
 
     __tablename__ = "match_keys"
 
-    __table_args__ = (Index("ix_match_keys_key_added_at", "key", "added_at"),)
+    # Covering: a lookup reads a key's newest postings from the index alone,
+    # never the table rows scattered over the file.
+    __table_args__ = (
+        Index("ix_match_keys_key_added_at_document_id", "key", "added_at", "document_id"),
+    )
 
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     document_id: Mapped[str] = mapped_column(
