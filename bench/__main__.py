@@ -10,8 +10,9 @@ Runs, in order, on one generated corpus (bench/corpus.py):
    (bench/scale.py);
 3. the real service, started with `services.supervisor.start` on a fresh
    database and Redis database number, driven over HTTP only: sustained
-   rate, latency at half that rate, intake by single POSTs and by batches,
-   peak memory of every process (bench/load.py, bench/stack.py).
+   rate (seen on the live feed stream, with the CPU each process used),
+   latency at half that rate, intake by single POSTs and by batches, peak
+   memory of every process (bench/load.py, bench/stack.py).
 
 Prints a table, each target with pass or miss, and writes the same figures
 to bench/results.json (or `--output`). The database is DATABASE_URL's server
@@ -19,10 +20,10 @@ if set (a database created for the run and dropped after), else SQLite in a
 temporary directory; Redis is REDIS_URL's server, else 127.0.0.1:6379, else
 a private redis-server, on database number 12, flushed after.
 
-Quick mode takes about a minute on 2 cores. Full mode takes about seven
+Quick mode takes about a minute on 2 cores. Full mode takes about six
 with the default `--scale` (1,000 and 10,000 stored, the fill analysing
-documents at some 70 per second); `--scale 1000,10000,100000` adds about
-twenty-five minutes for the 90,000 more.
+documents at some 50 per second); `--scale 1000,10000,100000` adds about
+thirty minutes for the 90,000 more.
 """
 
 from __future__ import annotations

@@ -100,6 +100,13 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         ("end to end, docs/s (all, incl. ramp)", _number(e2e["docs_per_s"])),
         ("end to end / limit", _number(e2e["ratio_to_limit"])),
         (
+            "end to end, CPU ms per document: " + " / ".join(e2e["cpu_seconds"]),
+            " / ".join(
+                _number(1000 * seconds / e2e["documents"])
+                for seconds in e2e["cpu_seconds"].values()
+            ),
+        ),
+        (
             f"latency at {lat['offered_docs_per_s']:.1f} docs/s, p50/p95/p99 ms",
             " / ".join(_number(lat[k]) for k in ("p50_ms", "p95_ms", "p99_ms")),
         ),
