@@ -129,7 +129,7 @@ def decide(
     thresholds = thresholds or Thresholds()
     best: Match | None = None
     assessed: list[tuple[float, Candidate, dict[str, Any]]] = []
-    mine = Side.of(fingerprint.data)
+    mine = Side(fingerprint.data)
     for candidate in candidates:
         match, evidence = _assess(fingerprint, language, published_at, candidate, thresholds, mine)
         if match is not None and (best is None or _rank(match) > _rank(best)):
@@ -181,7 +181,7 @@ def compare(
     thresholds: Thresholds,
 ) -> Match | None:
     """Return the relation of a document to one candidate, or None."""
-    mine = Side.of(fingerprint.data)
+    mine = Side(fingerprint.data)
     return _assess(fingerprint, language, published_at, candidate, thresholds, mine)[0]
 
 
@@ -197,8 +197,8 @@ def _assess(
     other = candidate.fingerprint
     if other.content_hash == fingerprint.content_hash:
         return _match(candidate, EXACT, 1.0, {"content_hash": fingerprint.content_hash}), None
-    theirs = Side.of(other.data)
-    near = _near(mine, theirs)
+    theirs = Side(other.data)
+    near = near_evidence(mine, theirs)
     jaccard, containment = near["jaccard"], near["containment"]
     # Shingles are words of one language: texts that share half of them are
     # in one language whatever the detector said.
@@ -212,7 +212,7 @@ def _assess(
         return None, None
     if language.lower() in _UNDETERMINED or candidate.language.lower() in _UNDETERMINED:
         return None, None
-    evidence = _translation(
+    evidence = translation_evidence(
         mine,
         theirs,
         language,
@@ -241,12 +241,8 @@ def _same_language(a: str, b: str) -> bool:
     return a.split("-", maxsplit=1)[0].lower() == b.split("-", maxsplit=1)[0].lower()
 
 
-def near_evidence(data: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+def near_evidence(mine: Side, theirs: Side) -> dict[str, Any]:
     """Return the estimated Jaccard and containment of two shingle sets."""
-    return _near(Side.of(data), Side.of(other))
-
-
-def _near(mine: Side, theirs: Side) -> dict[str, Any]:
     a, b = mine.signature, theirs.signature
     if not len(a) or len(a) != len(b):
         return {"jaccard": 0.0, "containment": 0.0, "shingles": [0, 0]}
@@ -311,15 +307,10 @@ class Side:
     def where(self) -> dict[str, float]:
         return {word: i / len(self.words) for i, word in enumerate(self.words)}
 
-    @classmethod
-    def of(cls, data: dict[str, Any]) -> Side:
-        """Prepare the data of one fingerprint."""
-        return cls(data)
-
 
 def translation_evidence(
-    data: dict[str, Any],
-    other: dict[str, Any],
+    side: Side,
+    other_side: Side,
     language: str,
     other_language: str,
     published_at: datetime | None,
@@ -331,26 +322,6 @@ def translation_evidence(
     Symmetric in its two documents. The result is JSON-serializable and has
     `score` and `strength` (total weight of the shared evidence).
     """
-    return _translation(
-        Side.of(data),
-        Side.of(other),
-        language,
-        other_language,
-        published_at,
-        other_published_at,
-        thresholds,
-    )
-
-
-def _translation(
-    side: Side,
-    other_side: Side,
-    language: str,
-    other_language: str,
-    published_at: datetime | None,
-    other_published_at: datetime | None,
-    thresholds: Thresholds,
-) -> dict[str, Any]:
     data, other = side.data, other_side.data
     mine, theirs = side.ev, other_side.ev
     cased, other_cased = side.cased, other_side.cased
