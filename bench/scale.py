@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -83,7 +82,7 @@ def _rows(task: tuple[int, int, int]) -> list[dict[str, Any]]:
                 "text": normalized.text,
                 "content_hash": result.fingerprint.content_hash,
                 "fingerprint": result.fingerprint.data,
-                "tags": [asdict(tag) for tag in result.tags],
+                "tags": [tag.to_json() for tag in result.tags],
                 "keys": sorted(set(result.fingerprint.keys)),
             }
         )

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.pipeline.analyze import Analysis, analyze
-from services.pipeline.dedup import TRANSLATION, Candidate, Match, decide
+from services.pipeline.dedup import TRANSLATION, Assessment, Candidate, Match, assess, conclude
 from services.pipeline.normalize import Normalized, RawDocument, matching_form
 from services.pipeline.plaintext import plain_text
 from services.pipeline.tag import tag
 from services.storage import documents, feed, index, stories
 from services.storage.db import lock_keys, read_scope, session_scope
-from services.storage.models import PROCESSED, Document, DocumentTag, Story, utcnow
+from services.storage.models import PROCESSED, Document, utcnow
 
 NEW_STORY = "new_story"
 SKIPPED = "skipped"
@@ -62,8 +62,7 @@ def process(factory: sessionmaker[Session], document_id: str, *, max_deliveries:
     the lookup, so two related documents processed at once end in one story.
     """
     with session_scope(factory) as session:
-        document = documents.begin_delivery(session, document_id, max_deliveries)
-        raw = dict(document.raw) if document is not None else None
+        raw = documents.begin_delivery(session, document_id, max_deliveries)
     if raw is None:
         return Outcome(SKIPPED, {})
     analysis = analyze(raw_document(raw))
@@ -79,87 +78,97 @@ def process(factory: sessionmaker[Session], document_id: str, *, max_deliveries:
     with read_scope(factory) as session:
         horizon = feed.head(session)
         candidates = index.find_candidates(session, analysis.fingerprint, exclude_id=document_id)
-    match = _decide(analysis, candidates)
+    assessments = _assess(analysis, candidates)
     dedup_seconds = time.perf_counter() - started
     with session_scope(factory) as session:
         # Documents that could match each other share a key or the content
         # hash: locking those serializes exactly the pairs that could race.
         lock_keys(session, [analysis.fingerprint.content_hash, *analysis.fingerprint.keys])
-        document = session.get(Document, document_id, populate_existing=True)
-        if document is None or document.status == PROCESSED:
+        received_at = documents.received_at(session, document_id, unprocessed=True)
+        if received_at is None:
             return Outcome(SKIPPED, analysis.seconds)
         recheck_started = time.perf_counter()
         # Entries commit in feed order, so what the lookup missed was
-        # recorded after its horizon.
+        # recorded after its horizon; only those are weighed now.
         late = index.find_recorded_since(
             session, analysis.fingerprint, exclude_id=document_id, after=horizon
         )
-        if late:
-            match = _decide(analysis, [*candidates, *late])
+        assessments += _assess(analysis, late)
+        match = conclude(assessments)
         dedup_seconds += time.perf_counter() - recheck_started
-        result = _record(session, document, analysis, match)
-    feed_seconds = (utcnow() - document.received_at).total_seconds()
+        result = _record(session, document_id, received_at, analysis, match)
+    feed_seconds = (utcnow() - received_at).total_seconds()
     seconds = dict(analysis.seconds)
     seconds["deduplicate"] = dedup_seconds
     seconds["store"] = time.perf_counter() - started - dedup_seconds
     return Outcome(result, seconds, max(feed_seconds, 0.0))
 
 
-def _decide(analysis: Analysis, candidates: list[Candidate]) -> Match | None:
-    unique = list({candidate.document_id: candidate for candidate in candidates}.values())
-    return decide(
-        analysis.fingerprint, analysis.language.code, analysis.normalized.published_at, unique
+def _assess(analysis: Analysis, candidates: list[Candidate]) -> list[Assessment]:
+    return assess(
+        analysis.fingerprint, analysis.language.code, analysis.normalized.published_at, candidates
     )
 
 
-def _keep_first_arrival_canonical(session: Session, story: Story, document: Document) -> None:
-    # Workers may finish documents out of arrival order; the story's canonical
-    # document is the first to arrive, so an earlier arrival takes its place
-    # and the former canonical carries the link (every relation is symmetric).
-    canonical = session.get(Document, story.canonical_id)
-    if canonical is None or canonical.received_at <= document.received_at:
-        return
-    canonical.relation, canonical.score = document.relation, document.score
-    canonical.evidence = document.evidence
-    document.relation, document.score, document.evidence = None, None, None
-    story.canonical_id = document.id
-
-
-def _record(session: Session, document: Document, analysis: Analysis, match: Match | None) -> str:
+def _record(
+    session: Session,
+    document_id: str,
+    received_at: datetime,
+    analysis: Analysis,
+    match: Match | None,
+) -> str:
     normalized = analysis.normalized
-    # Shown in every API answer and feed item: plain text, never markup.
-    document.title = plain_text(normalized.title)
-    document.byline = plain_text(normalized.byline)
-    document.published_at = normalized.published_at
-    document.language = analysis.language.code
-    document.language_confidence = analysis.language.confidence
-    document.text = normalized.text
-    document.content_hash = analysis.fingerprint.content_hash
-    document.tags = [asdict(tag) for tag in analysis.tags]
-    if normalized.source and not document.source:
-        document.source = normalized.source
     if match is None:
-        story = stories.start(session, document)
-        document.relation, document.score, document.evidence = None, None, None
-        story_update = True
+        story = stories.start(session, document_id)
+        link, story_update = documents.Link(), True
     else:
         story_update = match.relation == TRANSLATION
         story = stories.join(session, match.story_id, new_revision=story_update)
-        document.relation, document.score = match.relation, match.score
-        document.evidence = match.evidence
-        _keep_first_arrival_canonical(session, story, document)
-    document.story_id = story.id
-    document.status = PROCESSED
-    document.error = None
-    document.processed_at = utcnow()
-    session.add_all(
-        DocumentTag(tag_id=tag_id, document_id=document.id)
-        for tag_id in sorted({tag.id for tag in analysis.tags})
+        link = documents.Link(match.relation, match.score, match.evidence)
+        link = _keep_first_arrival_canonical(session, story, document_id, received_at, link)
+    tags = [tag.to_json() for tag in analysis.tags]
+    found = {
+        # Shown in every API answer and feed item: plain text, never markup.
+        "title": plain_text(normalized.title),
+        "byline": plain_text(normalized.byline),
+        "published_at": normalized.published_at,
+        "language": analysis.language.code,
+        "language_confidence": analysis.language.confidence,
+        "text": normalized.text,
+        "content_hash": analysis.fingerprint.content_hash,
+        "tags": tags,
+        "story_id": story.id,
+    }
+    documents.record(session, document_id, found, link, source=normalized.source)
+    index.add(
+        session,
+        document_id,
+        story.id,
+        analysis.language.code,
+        normalized.published_at,
+        analysis.fingerprint,
     )
-    index.add(session, document, analysis.fingerprint)
-    session.flush()
-    feed.append(session, document.id, story.id, story.revision, story_update=story_update)
+    feed.append(session, document_id, story.id, story.revision, story_update=story_update)
     return NEW_STORY if match is None else match.relation
+
+
+def _keep_first_arrival_canonical(
+    session: Session,
+    story: stories.Joined,
+    document_id: str,
+    received_at: datetime,
+    link: documents.Link,
+) -> documents.Link:
+    # Workers may finish documents out of arrival order; the story's canonical
+    # document is the first to arrive, so an earlier arrival takes its place
+    # and the former canonical carries the link (every relation is symmetric).
+    # Returns the link the recorded document keeps.
+    canonical_received = documents.received_at(session, story.canonical_id)
+    if canonical_received is None or canonical_received <= received_at:
+        return link
+    documents.relink(session, story.canonical_id, link)
+    stories.make_canonical(session, story.id, document_id)
+    return documents.Link()
 
 
 def retag(factory: sessionmaker[Session], document_id: str) -> bool:
@@ -182,5 +191,5 @@ def retag(factory: sessionmaker[Session], document_id: str) -> bool:
             matching_text=matching_form(text),
         )
         tags = tag(normalized, document.language or "und")
-        documents.replace_tags(session, document, [asdict(t) for t in tags])
+        documents.replace_tags(session, document, [t.to_json() for t in tags])
     return True

@@ -111,6 +111,15 @@ class Thresholds:
     dominant_ratio: float = 0.5
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """One candidate weighed: its match, if any, and its translation evidence, if any."""
+
+    candidate: Candidate
+    match: Match | None
+    evidence: dict[str, Any] | None
+
+
 def decide(
     fingerprint: Fingerprint,
     language: str,
@@ -127,16 +136,48 @@ def decide(
     translation candidate; its evidence then has `rule` and `runner_up`.
     """
     thresholds = thresholds or Thresholds()
-    best: Match | None = None
-    assessed: list[tuple[float, Candidate, dict[str, Any]]] = []
+    return conclude(
+        assess(fingerprint, language, published_at, candidates, thresholds=thresholds),
+        thresholds,
+    )
+
+
+def assess(
+    fingerprint: Fingerprint,
+    language: str,
+    published_at: datetime | None,
+    candidates: Sequence[Candidate],
+    *,
+    thresholds: Thresholds | None = None,
+) -> list[Assessment]:
+    """Weigh each candidate on its own; `conclude` then picks the match.
+
+    Assessments of more candidates can be added later without weighing the
+    first ones again.
+    """
+    thresholds = thresholds or Thresholds()
     mine = Side(fingerprint.data)
-    for candidate in candidates:
-        match, evidence = _assess(fingerprint, language, published_at, candidate, thresholds, mine)
-        if match is not None and (best is None or _rank(match) > _rank(best)):
-            best = match
-        if evidence is not None:
-            assessed.append((float(evidence["score"]), candidate, evidence))
-    return best or _dominant(assessed, thresholds)
+    return [
+        Assessment(
+            candidate, *_assess(fingerprint, language, published_at, candidate, thresholds, mine)
+        )
+        for candidate in candidates
+    ]
+
+
+def conclude(
+    assessments: Sequence[Assessment], thresholds: Thresholds | None = None
+) -> Match | None:
+    """Return the best match of the assessed candidates, or None for a new story."""
+    thresholds = thresholds or Thresholds()
+    best: Match | None = None
+    weighed: list[tuple[float, Candidate, dict[str, Any]]] = []
+    for item in assessments:
+        if item.match is not None and (best is None or _rank(item.match) > _rank(best)):
+            best = item.match
+        if item.evidence is not None:
+            weighed.append((float(item.evidence["score"]), item.candidate, item.evidence))
+    return best or _dominant(weighed, thresholds)
 
 
 def _dominant(

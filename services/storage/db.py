@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -89,9 +90,15 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 @contextmanager
 def read_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """Yield a session for reads only; on SQLite it begins DEFERRED, taking no write lock."""
-    engine = factory.kw["bind"]
-    with factory(bind=engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})) as session:
+    with factory(bind=_read_only(factory.kw["bind"])) as session:
         yield session
+
+
+@functools.lru_cache(maxsize=8)
+def _read_only(engine: Engine) -> Engine:
+    # Built once per engine: a new options engine per session cost more than
+    # the read it served.
+    return engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
 
 
 def lock(session: Session, key: int) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,7 @@ from services.storage.models import (
     Document,
     DocumentTag,
     new_id,
+    table,
     utcnow,
 )
 
@@ -153,23 +154,97 @@ def get(session: Session, document_id: str) -> Document | None:
     return session.get(Document, document_id)
 
 
-def begin_delivery(session: Session, document_id: str, max_deliveries: int) -> Document | None:
-    """Count a delivery and mark the document processing.
+def begin_delivery(
+    session: Session, document_id: str, max_deliveries: int
+) -> dict[str, Any] | None:
+    """Count a delivery, mark the document processing and return its raw input.
 
     Returns None when there is nothing to do: unknown, already processed or
     failed, or past the delivery limit (then it is marked failed, so a poison
     message cannot loop). Caller commits.
     """
-    document = session.get(Document, document_id, with_for_update=True)
-    if document is None or document.status in (PROCESSED, FAILED):
+    documents = table(Document)
+    row = session.execute(
+        update(documents)
+        .where(documents.c.id == document_id, documents.c.status.not_in((PROCESSED, FAILED)))
+        .values(deliveries=documents.c.deliveries + 1, status=PROCESSING)
+        .returning(documents.c.deliveries, documents.c.raw)
+    ).one_or_none()
+    if row is None:
         return None
-    document.deliveries += 1
-    if document.deliveries > max_deliveries:
-        document.status = FAILED
-        document.error = f"delivered {document.deliveries - 1} times without finishing"
+    if row.deliveries > max_deliveries:
+        mark_failed(session, document_id, f"delivered {row.deliveries - 1} times without finishing")
         return None
-    document.status = PROCESSING
-    return document
+    return dict(row.raw)
+
+
+def received_at(
+    session: Session, document_id: str, *, unprocessed: bool = False
+) -> datetime | None:
+    """Return when the document was accepted; None if it is unknown (or, if asked, processed)."""
+    documents = table(Document)
+    query = select(documents.c.received_at).where(documents.c.id == document_id)
+    if unprocessed:
+        query = query.where(documents.c.status != PROCESSED)
+    return session.scalar(query)
+
+
+@dataclass(frozen=True)
+class Link:
+    """How a document relates to its story's canonical document (all None for the canonical)."""
+
+    relation: str | None = None
+    score: float | None = None
+    evidence: dict[str, Any] | None = None
+
+
+def record(
+    session: Session,
+    document_id: str,
+    found: dict[str, Any],
+    link: Link,
+    *,
+    source: str | None,
+) -> None:
+    """Store what processing found and mark the document processed. Caller commits.
+
+    `found`: column values (title, text, language, story_id...). `source`,
+    read from the document's metadata or text, fills only a missing source.
+    """
+    documents = table(Document)
+    values = {
+        **found,
+        "relation": link.relation,
+        "score": link.score,
+        "evidence": link.evidence,
+        "status": PROCESSED,
+        "error": None,
+        "processed_at": utcnow(),
+    }
+    if source:
+        values["source"] = func.coalesce(func.nullif(documents.c.source, ""), source)
+    session.execute(update(documents).where(documents.c.id == document_id).values(values))
+    add_tags(session, document_id, found.get("tags") or [])
+
+
+def relink(session: Session, document_id: str, link: Link) -> None:
+    """Change how a processed document relates to its story's canonical. Caller commits."""
+    documents = table(Document)
+    session.execute(
+        update(documents)
+        .where(documents.c.id == document_id)
+        .values(relation=link.relation, score=link.score, evidence=link.evidence)
+    )
+
+
+def add_tags(session: Session, document_id: str, tags: list[dict[str, Any]]) -> None:
+    """Index the document's tags for feed filters. Caller commits."""
+    tag_ids = sorted({tag["id"] for tag in tags})
+    if tag_ids:
+        session.execute(
+            insert(table(DocumentTag)),
+            [{"tag_id": tag_id, "document_id": document_id} for tag_id in tag_ids],
+        )
 
 
 def mark_failed(session: Session, document_id: str, error: str) -> None:
@@ -229,10 +304,7 @@ def replace_tags(session: Session, document: Document, tags: list[dict[str, Any]
     """
     document.tags = tags
     session.execute(delete(DocumentTag).where(DocumentTag.document_id == document.id))
-    session.add_all(
-        DocumentTag(tag_id=tag_id, document_id=document.id)
-        for tag_id in sorted({tag["id"] for tag in tags})
-    )
+    add_tags(session, document.id, tags)
 
 
 def outdated_tags(session: Session, version: str, *, everything: bool = False) -> list[str]:

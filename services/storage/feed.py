@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select, text
+from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, select, text
 from sqlalchemy.orm import Session, defer
 
 from services.storage.db import FEED_LOCK, lock
-from services.storage.models import Document, DocumentTag, FeedEntry
+from services.storage.models import Document, DocumentTag, FeedEntry, table
 
 STORIES = "stories"
 DOCUMENTS = "documents"
@@ -105,7 +105,7 @@ def append(
     revision: int,
     *,
     story_update: bool,
-) -> FeedEntry:
+) -> None:
     """Add the document's entry. Call last in the transaction; caller commits at once.
 
     The lock is held until commit, so entries commit in the order of their
@@ -113,15 +113,15 @@ def append(
     commits late.
     """
     lock(session, FEED_LOCK)
-    entry = FeedEntry(
-        document_id=document_id,
-        story_id=story_id,
-        story_revision=revision,
-        story_update=story_update,
+    session.execute(
+        insert(table(FeedEntry)),
+        {
+            "document_id": document_id,
+            "story_id": story_id,
+            "story_revision": revision,
+            "story_update": story_update,
+        },
     )
-    session.add(entry)
-    session.flush()
-    return entry
 
 
 def search_words(q: str) -> list[str]:
@@ -196,7 +196,7 @@ def head(session: Session) -> int:
     Entries commit in sequence order, so every entry up to the head is
     already visible.
     """
-    return int(session.scalar(select(func.max(FeedEntry.seq))) or 0)
+    return int(session.scalar(select(func.max(table(FeedEntry).c.seq))) or 0)
 
 
 # Columns no feed item shows; decoding their JSON was most of a page's time.

@@ -2,28 +2,57 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from services.storage.models import Document, Story
+from services.storage.models import Document, Story, new_id, table
 
 
-def start(session: Session, document: Document) -> Story:
+@dataclass(frozen=True)
+class Joined:
+    """The story a document is recorded in, as the recording transaction sees it."""
+
+    id: str
+    revision: int
+    canonical_id: str
+
+
+def start(session: Session, document_id: str) -> Joined:
     """Open a new story with the document as its canonical member. Caller commits."""
-    story = Story(canonical_id=document.id, revision=1)
-    session.add(story)
-    session.flush()
-    return story
+    story_id = new_id()
+    session.execute(
+        insert(table(Story)), {"id": story_id, "canonical_id": document_id, "revision": 1}
+    )
+    return Joined(story_id, 1, document_id)
 
 
-def join(session: Session, story_id: str, *, new_revision: bool) -> Story:
-    """Return the story a document joins; bump its revision when consumers should hear."""
-    story = session.get(Story, story_id, with_for_update=True)
-    if story is None:
+def join(session: Session, story_id: str, *, new_revision: bool) -> Joined:
+    """Lock the story a document joins; bump its revision when consumers should hear."""
+    stories = table(Story)
+    query = (
+        update(stories)
+        .where(stories.c.id == story_id)
+        .values(revision=stories.c.revision + 1)
+        .returning(stories.c.revision, stories.c.canonical_id)
+        if new_revision
+        else select(stories.c.revision, stories.c.canonical_id)
+        .where(stories.c.id == story_id)
+        .with_for_update()
+    )
+    row = session.execute(query).one_or_none()
+    if row is None:
         raise LookupError(f"story {story_id} does not exist")
-    if new_revision:
-        story.revision += 1
-    return story
+    return Joined(story_id, row.revision, row.canonical_id)
+
+
+def make_canonical(session: Session, story_id: str, document_id: str) -> None:
+    """Make the document the story's canonical member. Caller commits."""
+    stories = table(Story)
+    session.execute(
+        update(stories).where(stories.c.id == story_id).values(canonical_id=document_id)
+    )
 
 
 def get(session: Session, story_id: str) -> Story | None:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from services.storage.models import FeedEntry, Webhook, WebhookDelivery, new_id
+from services.storage.models import FeedEntry, Webhook, WebhookDelivery, new_id, table
 
 
 def create(
@@ -164,14 +164,16 @@ def release(session: Session, webhook_id: str, token: str, *, advance_to: int) -
 
 def due(session: Session, now: datetime) -> list[str]:
     """Return enabled webhooks behind the feed head, not backing off and not being delivered."""
-    head = select(func.coalesce(func.max(FeedEntry.seq), 0)).scalar_subquery()
+    # Core, not ORM: every processed document asks.
+    hooks = table(Webhook)
+    head = select(func.coalesce(func.max(table(FeedEntry).c.seq), 0)).scalar_subquery()
     return list(
         session.scalars(
-            select(Webhook.id).where(
-                Webhook.enabled.is_(True),
-                Webhook.delivered_seq < head,
-                or_(Webhook.next_attempt_at.is_(None), Webhook.next_attempt_at <= now),
-                or_(Webhook.lease_until.is_(None), Webhook.lease_until < now),
+            select(hooks.c.id).where(
+                hooks.c.enabled.is_(True),
+                hooks.c.delivered_seq < head,
+                or_(hooks.c.next_attempt_at.is_(None), hooks.c.next_attempt_at <= now),
+                or_(hooks.c.lease_until.is_(None), hooks.c.lease_until < now),
             )
         )
     )

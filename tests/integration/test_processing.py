@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services import processing
 from services.config import Config
-from services.storage.models import FAILED, Document, FeedEntry
+from services.pipeline.analyze import analyze
+from services.storage import documents, index
+from services.storage.models import FAILED, Document, FeedEntry, Signature, Story
 from tests.integration.conftest import wait_for
 
 
@@ -94,3 +96,51 @@ def test_a_poison_message_stops_after_the_delivery_limit(
         assert row is not None
         assert row.status == FAILED
         assert "delivered 5 times" in (row.error or "")
+
+
+def _accept(sessions: sessionmaker[Session], content: str) -> str:
+    with sessions.begin() as session:
+        return documents.accept(session, {"content": content}).id
+
+
+def test_the_first_arrival_becomes_canonical_when_processed_last(
+    sessions: sessionmaker[Session],
+) -> None:
+    text = "The port reopened on 4 May 2025 after 19 days.\n\nShips waited in the bay."
+    first, second = _accept(sessions, text), _accept(sessions, text)
+    assert processing.process(sessions, second, max_deliveries=5).result == processing.NEW_STORY
+    assert processing.process(sessions, first, max_deliveries=5).result == "exact_duplicate"
+    with sessions() as session:
+        earlier, later = session.get(Document, first), session.get(Document, second)
+        assert earlier is not None and later is not None
+        story = session.get(Story, earlier.story_id)
+        assert story is not None and story.id == later.story_id
+        assert story.canonical_id == first
+        assert (earlier.relation, earlier.score, earlier.evidence) == (None, None, None)
+        assert later.relation == "exact_duplicate" and later.score == 1.0
+
+
+def test_a_lookup_returns_the_stored_signatures(sessions: sessionmaker[Session]) -> None:
+    text = "A council approved the budget of 2031 on Monday.\n\nIt passed 12 to 3."
+    stored = [_accept(sessions, text), _accept(sessions, text + "\n\nMore to follow.")]
+    for document_id in stored:
+        processing.process(sessions, document_id, max_deliveries=5)
+    probe = analyze(processing.raw_document({"content": text}))
+    with sessions() as session:
+        expected = {
+            row.document_id: (row.story_id, row.language, row.content_hash, row.fingerprint)
+            for row in session.scalars(select(Signature).where(Signature.document_id.in_(stored)))
+        }
+        # The second lookup answers from the candidates the first one kept.
+        for _ in range(2):
+            found = index.find_candidates(session, probe.fingerprint, exclude_id="none")
+            assert {c.document_id for c in found} == set(stored)
+            assert found[0].document_id == stored[0]  # the same content hash comes first
+            for candidate in found:
+                print_ = candidate.fingerprint
+                assert expected[candidate.document_id] == (
+                    candidate.story_id,
+                    candidate.language,
+                    print_.content_hash,
+                    print_.data,
+                )

@@ -14,6 +14,8 @@ from services.pipeline.dedup import (
     TRANSLATION,
     Candidate,
     Thresholds,
+    assess,
+    conclude,
     decide,
     lexical_alignment,
 )
@@ -157,6 +159,16 @@ def test_decide_is_independent_of_candidate_order() -> None:
     candidates = [candidate("000"), candidate("002"), candidate("003"), candidate("004")]
     fp = fingerprint_of(seed("001"), "ar")
     assert decide(fp, "ar", None, candidates) == decide(fp, "ar", None, candidates[::-1])
+
+
+def test_candidates_assessed_in_two_parts_decide_as_all_at_once() -> None:
+    fp = fingerprint_of(seed("001"), "ar")
+    candidates = [candidate("002"), candidate("000"), candidate("003"), candidate("004")]
+    for split in range(len(candidates) + 1):
+        first = assess(fp, "ar", None, candidates[:split])
+        later = assess(fp, "ar", None, candidates[split:])
+        assert conclude(first + later) == decide(fp, "ar", None, candidates)
+    assert decide(fp, "ar", None, candidates) is not None
 
 
 def test_embeddings_can_accept_a_weaker_offline_match() -> None:

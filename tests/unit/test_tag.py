@@ -7,6 +7,7 @@ diff by eye for false positives.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -97,6 +98,15 @@ def test_labels_are_english_with_the_document_language_beside_them() -> None:
     assert arabic["lang:ar"].label == "Arabic"
     english = {t.id: t for t in tag(seed("000"), "en")}
     assert english["country:EG"].label_local is None
+
+
+def test_a_tag_is_stored_with_every_field_as_json() -> None:
+    tags = tag(seed("000"), "en")
+    assert tags
+    for found in tags:
+        stored = found.to_json()
+        assert list(stored) == [f.name for f in dataclasses.fields(Tag)]
+        assert json.loads(json.dumps(stored)) == json.loads(json.dumps(dataclasses.asdict(found)))
 
 
 def test_gazetteer_version_is_the_taxonomy_version() -> None:
