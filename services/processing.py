@@ -13,7 +13,7 @@ from services.pipeline.dedup import TRANSLATION, Assessment, Candidate, Match, a
 from services.pipeline.normalize import Normalized, RawDocument, matching_form
 from services.pipeline.plaintext import plain_text
 from services.pipeline.tag import tag
-from services.storage import documents, feed, index, stories
+from services.storage import documents, feed, index, stories, webhooks
 from services.storage.db import lock_keys, read_scope, session_scope
 from services.storage.models import PROCESSED, Document, utcnow
 
@@ -27,11 +27,13 @@ class Outcome:
     """What processing did: `new_story`, a relation name, `skipped` or `no_text`.
 
     `feed_seconds`: from acceptance to the commit that put it in the feed.
+    `webhooks`: subscriptions now behind the feed and free to deliver.
     """
 
     result: str
     seconds: dict[str, float]
     feed_seconds: float | None = None
+    webhooks: tuple[str, ...] = ()
 
 
 def raw_document(raw: dict[str, object]) -> RawDocument:
@@ -97,11 +99,14 @@ def process(factory: sessionmaker[Session], document_id: str, *, max_deliveries:
         match = conclude(assessments)
         dedup_seconds += time.perf_counter() - recheck_started
         result = _record(session, document_id, received_at, analysis, match)
+        # After the feed append, under its lock: ordered with a deliverer
+        # releasing its lease (`services.webhooks.deliver`).
+        behind = webhooks.due(session, utcnow())
     feed_seconds = (utcnow() - received_at).total_seconds()
     seconds = dict(analysis.seconds)
     seconds["deduplicate"] = dedup_seconds
     seconds["store"] = time.perf_counter() - started - dedup_seconds
-    return Outcome(result, seconds, max(feed_seconds, 0.0))
+    return Outcome(result, seconds, max(feed_seconds, 0.0), tuple(behind))
 
 
 def _assess(analysis: Analysis, candidates: list[Candidate]) -> list[Assessment]:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.feeds import items
 from services.storage import feed, webhooks
-from services.storage.db import session_scope
+from services.storage.db import FEED_LOCK, lock, session_scope
 from services.storage.feed import Filter
 from services.storage.models import new_id, utcnow
 
@@ -247,6 +247,10 @@ def deliver(
         delivered += 1
     complete = len(found) < batch
     with session_scope(sessions) as session:
+        # Taken in feed order: a document being recorded meanwhile either
+        # commits its entry before the head is read here, or finds the lease
+        # released when it asks which webhooks are behind. None is missed.
+        lock(session, FEED_LOCK)
         webhooks.release(session, webhook_id, token, advance_to=top if complete else 0)
         webhook = webhooks.get(session, webhook_id)
         behind = webhook is not None and webhook.delivered_seq < feed.head(session)

@@ -125,7 +125,7 @@ def _process(self: PipelineTask, document_id: str) -> str:
     log.info("document %s: %s", document_id, outcome.result)
     if outcome.result not in (processing.SKIPPED, processing.NO_TEXT):
         nudge.announce(self.redis)
-        enqueue_webhooks(self.app, self.sessions)
+        enqueue_webhook_delivery(self.app, outcome.webhooks)
     return outcome.result
 
 
@@ -169,6 +169,8 @@ def send(celery: Celery, task_name: str, ids: Iterable[str]) -> list[str]:
     """
     pending = list(ids)
     sent: list[str] = []
+    if not pending:
+        return sent
     try:
         with celery.producer_or_acquire() as producer:
             for start in range(0, len(pending), PUBLISH_CHUNK):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services import webhooks
 from services.feeds.cursor import decode_cursor
-from services.storage import feed
+from services.storage import documents, feed, stories
 from services.storage import webhooks as store
 from services.storage.db import session_scope
 from services.storage.models import Webhook
@@ -210,6 +210,42 @@ def test_entries_the_filter_skips_still_advance_the_position(
     assert outcome.status == webhooks.CAUGHT_UP and outcome.delivered == 0
     with sessions() as session:
         assert store.get(session, webhook_id).delivered_seq == head  # type: ignore[union-attr]
+
+
+def test_a_delivery_ending_while_an_entry_is_recorded_leaves_nothing_behind(
+    client: FlaskClient, worker: object, sessions: sessionmaker[Session]
+) -> None:
+    document_id = _post(client, "raced", "Oman opens a desalination plant in Sur.")
+    wait_for(lambda: client.get(f"/v1/documents/{document_id}").json["status"] == "processed")
+    with session_scope(sessions) as session:
+        webhook_id = store.create(
+            session,
+            url="http://127.0.0.1:9/",
+            secret=webhooks.new_secret(),
+            flt={"sources": ["nobody"]},
+            delivered_seq=0,
+        ).id
+        late_id = documents.accept(session, {"content": "Recorded while delivering."}).id
+    outcomes: list[webhooks.Outcome] = []
+    # A document's recording transaction has appended its entry, not yet committed.
+    with session_scope(sessions) as recording:
+        story = stories.start(recording, late_id)
+        documents.record(recording, late_id, {"story_id": story.id}, documents.Link(), source=None)
+        feed.append(recording, late_id, story.id, story.revision, story_update=True)
+        delivery = threading.Thread(
+            target=lambda: outcomes.append(
+                webhooks.deliver(sessions, webhook_id, webhooks.Settings())
+            )
+        )
+        delivery.start()
+        delivery.join(timeout=1)
+        assert delivery.is_alive(), "the delivery ended without waiting for the entry"
+    delivery.join(timeout=30)
+    [outcome] = outcomes
+    with sessions() as session:
+        behind = store.get(session, webhook_id).delivered_seq < feed.head(session)  # type: ignore[union-attr]
+    # Either the delivery saw the entry, or it says there is more to deliver.
+    assert not behind or outcome.status == webhooks.MORE
 
 
 @pytest.mark.parametrize(
