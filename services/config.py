@@ -34,6 +34,7 @@ class Config:
     # The feed stream and webhooks (README, "Consuming the feed").
     stream_heartbeat_seconds: int = 15
     stream_poll_milliseconds: int = 500
+    stream_gather_milliseconds: int = 50
     stream_max_seconds: int = 300
     webhook_timeout_seconds: int = 10
     webhook_max_failures: int = 10

@@ -60,5 +60,5 @@ class Stream(MethodView):
 
 def _follow(found: Resources, flt: Filter, after: int, pace: stream.Pace) -> Iterator[str]:
     # Runs after the view returned: everything it needs is passed in.
-    with nudge.listening(found.redis) as wait:
+    with nudge.listening(found.redis, found.config.stream_gather_milliseconds / 1000) as wait:
         yield from stream.events(found.read_sessions, flt, after=after, pace=pace, sleep=wait)

@@ -28,14 +28,18 @@ def announce(client: redis.Redis) -> None:
 
 
 @contextmanager
-def listening(client: redis.Redis) -> Iterator[Callable[[float], None]]:
+def listening(client: redis.Redis, gather: float = 0.0) -> Iterator[Callable[[float], None]]:
     """Yield `wait(seconds)`: a sleep that ends early when the feed grows.
 
+    After a nudge it waits `gather` seconds more, so the documents of a burst
+    are read together: one read per document cost the API more than intake.
     Without Redis, `wait` is a plain sleep: the stream falls back to polling.
     """
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     try:
         pubsub.subscribe(CHANNEL)
+        # Take the confirmation now, or it would end the first wait early.
+        pubsub.get_message(timeout=1)
     except redis.RedisError as error:
         log.debug("feed nudges unavailable, polling: %r", error)
         pubsub.close()
@@ -45,6 +49,7 @@ def listening(client: redis.Redis) -> Iterator[Callable[[float], None]]:
     def wait(seconds: float) -> None:
         try:
             if pubsub.get_message(timeout=seconds) is not None:
+                time.sleep(gather)
                 # One read of the database serves every nudge received so far.
                 while pubsub.get_message(timeout=0) is not None:
                     pass
