@@ -481,6 +481,9 @@ def _person(value: str) -> str | None:
 
 def _find_date(key: str, rules: Rules, *, alone: bool = False) -> datetime | None:
     """Parse the first date in a line's matching form; with alone, only on a date-only line."""
+    if not _A_YEAR.search(key):
+        # Every date shape has a year: most lines are done with one search.
+        return None
     best: re.Match[str] | None = None
     for pattern in rules.dates:
         match = pattern.search(key)
@@ -755,6 +758,7 @@ _NAME = rf"{_WORD_OF_NAME}(?: {_WORD_OF_NAME}){{0,3}}"
 _DAY = r"(?P<day>3[01]|[12][0-9]|0?[1-9])(?:st|nd|rd|th|er|e|-?го|-?е)?\.?"
 _MM = r"(?P<mm>1[0-2]|0?[1-9])"
 _YEAR = r"(?P<year>(?:19|20)[0-9]{2})"
+_A_YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 _LEAD_TIME = r"(?:(?P<lead_hour>[01]?[0-9]|2[0-3]):(?P<lead_minute>[0-5][0-9])[\s,|–—-]*)?"
 _OFFSET = r"[+-](?:[01]?[0-9]|2[0-3])(?::?[0-5][0-9])?(?![0-9])"
 # A UTC offset counts right after the time ("14:20:00+03:00") or a zone name
