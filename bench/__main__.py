@@ -87,8 +87,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--concurrency",
         type=int,
-        default=default_concurrency(),
-        help="worker pool processes (default: as `make run`, cores + 1)",
+        help="worker pool processes (default: as `make run`, cores; cores + 1 with a server)",
     )
     parser.add_argument("--api-workers", type=int, default=2)
     return parser.parse_args(argv)
@@ -128,10 +127,11 @@ def _service(
         redis_database(os.environ.get("REDIS_URL"), tmp) as redis_url,
     ):
         environ = {**os.environ, **SERVICE_ENVIRONMENT, "DATABASE_URL": url, "REDIS_URL": redis_url}
+        concurrency = args.concurrency or default_concurrency(url)
         with (
             stack.running(
                 environ,
-                concurrency=args.concurrency,
+                concurrency=concurrency,
                 api_workers=args.api_workers,
                 log_path=tmp / "stack.log",
             ) as service,
@@ -144,6 +144,7 @@ def _service(
             after = service.memory.cpu_seconds()
             e2e["cpu_seconds"] = {name: after[name] - before.get(name, 0.0) for name in after}
             e2e["ratio_to_limit"] = e2e["steady_docs_per_s"] / limit_total
+            e2e["worker_processes"] = concurrency
             rate = max(1.0, e2e["steady_docs_per_s"] / 2)
             fresh = range(count, count + max(10, round(rate * settings.latency_seconds)))
             lat_payloads = [article(args.seed, i).payload for i in fresh]

@@ -96,7 +96,10 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [
         ("limit, docs/s per core (in-process)", _number(limit["per_core_docs_per_s"])),
         (f"limit, docs/s on {limit['processes']} processes", _number(limit["total_docs_per_s"])),
-        ("end to end, docs/s (10-90% of arrivals)", _number(e2e["steady_docs_per_s"])),
+        (
+            f"end to end, docs/s (10-90% of arrivals; {e2e['worker_processes']} worker processes)",
+            _number(e2e["steady_docs_per_s"]),
+        ),
         ("end to end, docs/s (all, incl. ramp)", _number(e2e["docs_per_s"])),
         ("end to end / limit", _number(e2e["ratio_to_limit"])),
         (
