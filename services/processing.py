@@ -95,7 +95,9 @@ def process(factory: sessionmaker[Session], document_id: str, *, max_deliveries:
         late = index.find_recorded_since(
             session, analysis.fingerprint, exclude_id=document_id, after=horizon
         )
-        assessments += _assess(analysis, late)
+        # (On PostgreSQL the lookup's statements may each see a later state.)
+        weighed = {candidate.document_id for candidate in candidates}
+        assessments += _assess(analysis, [c for c in late if c.document_id not in weighed])
         match = conclude(assessments)
         dedup_seconds += time.perf_counter() - recheck_started
         result = _record(session, document_id, received_at, analysis, match)
