@@ -15,7 +15,7 @@ A fingerprint has three parts, all derived from the normalized document:
   about the same order. Han, hiragana and Thai runs give none (only their
   katakana words do): their transliteration shares nothing with other scripts.
 - `keys`: the keys under which the storage indexes the document (table
-  `match_keys(key, document_id)`); candidates for a new document are the
+  `match_keys(key, added_at, document_id)`); candidates for a new document are the
   stored documents that share its content hash or any of its keys, the
   most shared first:
 

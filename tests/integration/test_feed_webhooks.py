@@ -83,6 +83,16 @@ def _post(client: FlaskClient, source: str, text: str) -> str:
     return str(response.json["id"])
 
 
+def _post_processed(client: FlaskClient, source: str, text: str) -> None:
+    document_id = _post(client, source, text)
+    wait_for(lambda: client.get(f"/v1/documents/{document_id}").json["status"] == "processed")
+
+
+def _stored_webhook(session: Session, url: str, flt: dict[str, Any]) -> str:
+    # Stored directly, from feed position 0 (the API checks the URL and the filter).
+    return store.create(session, url=url, secret=webhooks.new_secret(), flt=flt, delivered_seq=0).id
+
+
 def test_receiver_failing_twice_gets_the_item_once_signed(
     client: FlaskClient, worker: object, receiver: Receiver
 ) -> None:
@@ -130,16 +140,9 @@ def test_receiver_failing_twice_gets_the_item_once_signed(
 def test_webhook_is_disabled_after_consecutive_failures(
     client: FlaskClient, worker: object, sessions: sessionmaker[Session]
 ) -> None:
-    document_id = _post(client, "disable", "Kazakhstan and Egypt agree on direct flights.")
-    wait_for(lambda: client.get(f"/v1/documents/{document_id}").json["status"] == "processed")
+    _post_processed(client, "disable", "Kazakhstan and Egypt agree on direct flights.")
     with session_scope(sessions) as session:
-        webhook_id = store.create(
-            session,
-            url="http://127.0.0.1:9/",
-            secret=webhooks.new_secret(),
-            flt={},
-            delivered_seq=0,
-        ).id
+        webhook_id = _stored_webhook(session, "http://127.0.0.1:9/", {})
     settings = webhooks.Settings(
         max_failures=3,
         backoff_seconds=0,
@@ -167,17 +170,9 @@ def test_webhook_is_disabled_after_consecutive_failures(
 def test_a_receiver_on_a_private_address_is_refused_at_delivery(
     client: FlaskClient, worker: object, sessions: sessionmaker[Session]
 ) -> None:
-    document_id = _post(client, "private", "Egypt opens a new museum in Giza.")
-    wait_for(lambda: client.get(f"/v1/documents/{document_id}").json["status"] == "processed")
+    _post_processed(client, "private", "Egypt opens a new museum in Giza.")
     with session_scope(sessions) as session:
-        # Stored directly: the API refuses such a URL when subscribing.
-        webhook_id = store.create(
-            session,
-            url="http://10.0.0.1/hook",
-            secret=webhooks.new_secret(),
-            flt={},
-            delivered_seq=0,
-        ).id
+        webhook_id = _stored_webhook(session, "http://10.0.0.1/hook", {})
     sent: list[str] = []
 
     def record(url: str, body: bytes, headers: Any, timeout: float) -> webhooks.Attempt:
@@ -195,16 +190,9 @@ def test_a_receiver_on_a_private_address_is_refused_at_delivery(
 def test_entries_the_filter_skips_still_advance_the_position(
     client: FlaskClient, worker: object, sessions: sessionmaker[Session]
 ) -> None:
-    document_id = _post(client, "skipped", "Egypt hosts a chess championship in Luxor.")
-    wait_for(lambda: client.get(f"/v1/documents/{document_id}").json["status"] == "processed")
+    _post_processed(client, "skipped", "Egypt hosts a chess championship in Luxor.")
     with session_scope(sessions) as session:
-        webhook_id = store.create(
-            session,
-            url="http://127.0.0.1:9/",
-            secret=webhooks.new_secret(),
-            flt={"sources": ["nobody"]},
-            delivered_seq=0,
-        ).id
+        webhook_id = _stored_webhook(session, "http://127.0.0.1:9/", {"sources": ["nobody"]})
         head = feed.head(session)
     outcome = webhooks.deliver(sessions, webhook_id, webhooks.Settings())
     assert outcome.status == webhooks.CAUGHT_UP and outcome.delivered == 0
@@ -215,16 +203,9 @@ def test_entries_the_filter_skips_still_advance_the_position(
 def test_a_delivery_ending_while_an_entry_is_recorded_leaves_nothing_behind(
     client: FlaskClient, worker: object, sessions: sessionmaker[Session]
 ) -> None:
-    document_id = _post(client, "raced", "Oman opens a desalination plant in Sur.")
-    wait_for(lambda: client.get(f"/v1/documents/{document_id}").json["status"] == "processed")
+    _post_processed(client, "raced", "Oman opens a desalination plant in Sur.")
     with session_scope(sessions) as session:
-        webhook_id = store.create(
-            session,
-            url="http://127.0.0.1:9/",
-            secret=webhooks.new_secret(),
-            flt={"sources": ["nobody"]},
-            delivered_seq=0,
-        ).id
+        webhook_id = _stored_webhook(session, "http://127.0.0.1:9/", {"sources": ["nobody"]})
         late_id = documents.accept(session, {"content": "Recorded while delivering."}).id
     outcomes: list[webhooks.Outcome] = []
     # A document's recording transaction has appended its entry, not yet committed.
