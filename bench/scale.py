@@ -49,17 +49,19 @@ def sessions_for(url: str) -> sessionmaker[Session]:
 def process_queued(
     factory: sessionmaker[Session], payloads: list[dict[str, Any]]
 ) -> dict[str, list[float]]:
-    """Accept the payloads as queued rows, then process each; return seconds per stage."""
+    """Accept the payloads as queued rows, then process them as a worker does; seconds per stage."""
     ids = []
     with factory() as session:
         for payload in payloads:
             ids.append(documents.accept(session, payload).id)
         session.commit()
     seconds: dict[str, list[float]] = {}
-    for document_id in ids:
-        outcome = processing.process(factory, document_id, max_deliveries=5)
-        for stage, value in outcome.seconds.items():
-            seconds.setdefault(stage, []).append(value)
+    for start in range(0, len(ids), processing.BATCH):
+        batch = ids[start : start + processing.BATCH]
+        processed = processing.process(factory, batch, max_deliveries=5)
+        for outcome in processed.outcomes.values():
+            for stage, value in outcome.seconds.items():
+                seconds.setdefault(stage, []).append(value)
     return seconds
 
 

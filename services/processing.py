@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.pipeline.analyze import Analysis, analyze
 from services.pipeline.dedup import TRANSLATION, Assessment, Candidate, Match, assess, conclude
+from services.pipeline.fingerprint import Fingerprint
 from services.pipeline.normalize import Normalized, RawDocument, matching_form
 from services.pipeline.plaintext import plain_text
 from services.pipeline.tag import tag
@@ -21,19 +23,40 @@ NEW_STORY = "new_story"
 SKIPPED = "skipped"
 NO_TEXT = "no_text"
 
+# Documents a task processes together: one message, and one transaction
+# each to claim, look up and record them all.
+BATCH = 8
+
 
 @dataclass(frozen=True)
 class Outcome:
     """What processing did: `new_story`, a relation name, `skipped` or `no_text`.
 
     `feed_seconds`: from acceptance to the commit that put it in the feed.
-    `webhooks`: subscriptions now behind the feed and free to deliver.
     """
 
     result: str
     seconds: dict[str, float]
     feed_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Processed:
+    """What a call of `process` did.
+
+    `outcomes`: by document id, for each document it claimed. `alone`:
+    documents of a batch to process one at a time (delivered before).
+    `webhooks`: subscriptions now behind the feed and free to deliver.
+    """
+
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    alone: tuple[str, ...] = ()
     webhooks: tuple[str, ...] = ()
+
+    @property
+    def fed(self) -> bool:
+        """Whether the feed grew."""
+        return any(o.result not in (SKIPPED, NO_TEXT) for o in self.outcomes.values())
 
 
 def raw_document(raw: dict[str, object]) -> RawDocument:
@@ -54,61 +77,143 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def process(factory: sessionmaker[Session], document_id: str, *, max_deliveries: int) -> Outcome:
-    """Process the document once in its effects.
+def process(
+    factory: sessionmaker[Session], document_ids: Sequence[str], *, max_deliveries: int
+) -> Processed:
+    """Process the documents, together, once in their effects.
 
-    Idempotent: a redelivered or repeated call finds the document processed
-    and changes nothing. Candidates are looked up without locks; the
-    decision is completed and recorded while holding locks on the
-    document's fingerprint keys, after checking the documents recorded since
-    the lookup, so two related documents processed at once end in one story.
+    Idempotent: a redelivered or repeated call finds them processed and
+    changes nothing. One transaction claims the documents
+    (`documents.begin_delivery`: a batch claims only those never delivered),
+    one reads the candidates of all of them, without locks, and one records
+    them all: the decisions are completed while holding locks on the
+    documents' fingerprint keys, after weighing the documents recorded since
+    the lookup (by other workers, or earlier in the batch), so related
+    documents processed at once end in one story.
     """
     with session_scope(factory) as session:
-        raw = documents.begin_delivery(session, document_id, max_deliveries)
-    if raw is None:
-        return Outcome(SKIPPED, {})
-    analysis = analyze(raw_document(raw))
-    if not analysis.normalized.text.strip():
-        # Markup with no text (scripts only, an HTML bomb) would otherwise
-        # join every other empty document as an exact duplicate.
-        with session_scope(factory) as session:
-            documents.mark_failed(session, document_id, "no text left after normalization")
-        return Outcome(NO_TEXT, analysis.seconds)
+        delivery = documents.begin_delivery(session, document_ids, max_deliveries)
+    claimed = [i for i in document_ids if i in delivery.raw]
+    analyses = {i: analyze(raw_document(delivery.raw[i])) for i in claimed}
+    # Markup with no text (scripts only, an HTML bomb) would otherwise join
+    # every other empty document as an exact duplicate.
+    empty = [i for i, analysis in analyses.items() if not analysis.normalized.text.strip()]
+    pending = [
+        _Pending(i, analysis, delivery.received_at[i])
+        for i, analysis in analyses.items()
+        if i not in empty
+    ]
     started = time.perf_counter()
     # Look candidates up before taking any lock: the lookup is most of the
     # matching work, and on SQLite a write transaction excludes every other.
     with read_scope(factory) as session:
         horizon = feed.head(session)
-        candidates = index.find_candidates(session, analysis.fingerprint, exclude_id=document_id)
-    assessments = _assess(analysis, candidates)
-    dedup_seconds = time.perf_counter() - started
+        for item in pending:
+            item.candidates = index.find_candidates(
+                session, item.analysis.fingerprint, exclude_id=item.document_id
+            )
+    for item in pending:
+        item.assessments = _assess(item.analysis, item.candidates)
+        item.seconds["deduplicate"] = (time.perf_counter() - started) / len(pending)
     with session_scope(factory) as session:
-        # Documents that could match each other share a key or the content
-        # hash: locking those serializes exactly the pairs that could race.
-        lock_keys(session, [analysis.fingerprint.content_hash, *analysis.fingerprint.keys])
-        received_at = documents.received_at(session, document_id, unprocessed=True)
-        if received_at is None:
-            return Outcome(SKIPPED, analysis.seconds)
-        recheck_started = time.perf_counter()
-        # Entries commit in feed order, so what the lookup missed was
-        # recorded after its horizon; only those are weighed now.
-        late = index.find_recorded_since(
-            session, analysis.fingerprint, exclude_id=document_id, after=horizon
-        )
-        # (On PostgreSQL the lookup's statements may each see a later state.)
-        weighed = {candidate.document_id for candidate in candidates}
-        assessments += _assess(analysis, [c for c in late if c.document_id not in weighed])
-        match = conclude(assessments)
-        dedup_seconds += time.perf_counter() - recheck_started
-        result = _record(session, document_id, received_at, analysis, match)
-        # After the feed append, under its lock: ordered with a deliverer
+        for document_id in empty:
+            documents.mark_failed(session, document_id, "no text left after normalization")
+        recorded = _record_all(session, pending, horizon)
+        # After the feed appends, under their lock: ordered with a deliverer
         # releasing its lease (`services.webhooks.deliver`).
-        behind = webhooks.due(session, utcnow())
-    feed_seconds = (utcnow() - received_at).total_seconds()
-    seconds = dict(analysis.seconds)
-    seconds["deduplicate"] = dedup_seconds
-    seconds["store"] = time.perf_counter() - started - dedup_seconds
-    return Outcome(result, seconds, max(feed_seconds, 0.0), tuple(behind))
+        behind = webhooks.due(session, utcnow()) if recorded else []
+    committed = utcnow()
+    outcomes = {i: Outcome(NO_TEXT, analyses[i].seconds) for i in empty}
+    for item in pending:
+        if item.result is None:
+            outcomes[item.document_id] = Outcome(SKIPPED, item.seconds)
+        else:
+            fed = max((committed - item.received_at).total_seconds(), 0.0)
+            outcomes[item.document_id] = Outcome(item.result, item.seconds, fed)
+    return Processed(
+        {i: outcomes[i] for i in claimed}, alone=delivery.alone, webhooks=tuple(behind)
+    )
+
+
+@dataclass
+class _Pending:
+    """A claimed document on its way through matching and recording."""
+
+    document_id: str
+    analysis: Analysis
+    received_at: datetime
+    candidates: list[Candidate] = field(default_factory=list)
+    assessments: list[Assessment] = field(default_factory=list)
+    result: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.seconds = dict(self.analysis.seconds)
+
+
+def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list[_Pending]:
+    """Complete each decision and record it; return the documents recorded.
+
+    The feed entries go in last, together, holding the feed lock only for
+    the end of the transaction.
+    """
+    started = time.perf_counter()
+    fingerprints = [item.analysis.fingerprint for item in pending]
+    # Documents that could match each other share a key or the content
+    # hash: locking those serializes exactly the pairs that could race.
+    lock_keys(session, [key for f in fingerprints for key in (f.content_hash, *f.keys)])
+    waiting = documents.unprocessed(session, [item.document_id for item in pending])
+    # Entries commit in feed order, so what the lookup missed was recorded
+    # after its horizon; when no other worker recorded anything since, only
+    # the documents recorded earlier in this batch are to weigh.
+    others = feed.head(session) > horizon
+    recorded: list[_Pending] = []
+    entries: list[feed.NewEntry] = []
+    batch: list[Candidate] = []
+    for item in pending:
+        if item.document_id not in waiting:
+            continue
+        item_started = time.perf_counter()
+        fingerprint = item.analysis.fingerprint
+        late = [c for c in batch if _shares_a_key(c.fingerprint, fingerprint)]
+        if others:
+            late += index.find_recorded_since(
+                session, fingerprint, exclude_id=item.document_id, after=horizon
+            )
+        # (On PostgreSQL the lookup's statements may each see a later state.)
+        weighed = {candidate.document_id for candidate in item.candidates}
+        item.assessments += _assess(
+            item.analysis, [c for c in late if c.document_id not in weighed]
+        )
+        match = conclude(item.assessments)
+        decided = time.perf_counter()
+        entry = _record(session, item, match)
+        entries.append(entry)
+        batch.append(
+            Candidate(
+                item.document_id,
+                entry.story_id,
+                item.analysis.language.code,
+                item.analysis.normalized.published_at,
+                fingerprint,
+            )
+        )
+        item.result = NEW_STORY if match is None else match.relation
+        item.seconds["deduplicate"] += decided - item_started
+        item.seconds["store"] = time.perf_counter() - decided
+        recorded.append(item)
+    feed.append(session, entries)
+    # The transaction's own statements (locks, checks, the feed) are shared
+    # out as storage; the commit is not timed.
+    own = time.perf_counter() - started
+    own -= sum(i.seconds["store"] + i.seconds["deduplicate"] for i in recorded)
+    for item in recorded:
+        item.seconds["store"] += max(own, 0.0) / len(recorded)
+    return recorded
+
+
+def _shares_a_key(stored: Fingerprint, new: Fingerprint) -> bool:
+    return stored.content_hash == new.content_hash or not set(stored.keys).isdisjoint(new.keys)
 
 
 def _assess(analysis: Analysis, candidates: list[Candidate]) -> list[Assessment]:
@@ -117,13 +222,9 @@ def _assess(analysis: Analysis, candidates: list[Candidate]) -> list[Assessment]
     )
 
 
-def _record(
-    session: Session,
-    document_id: str,
-    received_at: datetime,
-    analysis: Analysis,
-    match: Match | None,
-) -> str:
+def _record(session: Session, item: _Pending, match: Match | None) -> feed.NewEntry:
+    """Record the document in its story and the matching index; return its feed entry."""
+    analysis, document_id = item.analysis, item.document_id
     normalized = analysis.normalized
     if match is None:
         story = stories.start(session, document_id)
@@ -132,7 +233,7 @@ def _record(
         story_update = match.relation == TRANSLATION
         story = stories.join(session, match.story_id, new_revision=story_update)
         link = documents.Link(match.relation, match.score, match.evidence)
-        link = _keep_first_arrival_canonical(session, story, document_id, received_at, link)
+        link = _keep_first_arrival_canonical(session, story, document_id, item.received_at, link)
     tags = [tag.to_json() for tag in analysis.tags]
     found = {
         # Shown in every API answer and feed item: plain text, never markup.
@@ -155,8 +256,7 @@ def _record(
         normalized.published_at,
         analysis.fingerprint,
     )
-    feed.append(session, document_id, story.id, story.revision, story_update=story_update)
-    return NEW_STORY if match is None else match.relation
+    return feed.NewEntry(document_id, story.id, story.revision, story_update)
 
 
 def _keep_first_arrival_canonical(

@@ -7,9 +7,11 @@ import os
 import random
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import TypeVar
 
 import redis
 from celery import Celery, Task, shared_task
+from celery.exceptions import Retry
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -25,7 +27,10 @@ from services.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 PROCESS_DOCUMENT = "ingest.process_document"
+PROCESS_DOCUMENTS = "ingest.process_documents"
 SWEEP = "ingest.sweep"
 RETAG_DOCUMENT = "ingest.retag_document"
 
@@ -106,27 +111,53 @@ def _is_transient(exc: Exception) -> bool:
 def process_document(self: PipelineTask, document_id: str) -> str:
     """Process one stored document; a final failure is recorded on the document."""
     with logs.document_context(document_id):
-        return _process(self, document_id)
+        try:
+            processed = _process(self, [document_id])
+        except Retry:
+            raise
+        except Exception as exc:
+            with session_scope(self.sessions) as session:
+                documents.mark_failed(session, document_id, f"{type(exc).__name__}: {exc}")
+            metrics.record_failed()
+            raise
+    outcome = processed.outcomes.get(document_id)
+    return outcome.result if outcome else processing.SKIPPED
 
 
-def _process(self: PipelineTask, document_id: str) -> str:
+@shared_task(bind=True, base=PipelineTask, name=PROCESS_DOCUMENTS)
+def process_documents(self: PipelineTask, document_ids: list[str]) -> int:
+    """Process stored documents together; any failure sends each to be processed alone."""
     try:
-        outcome = processing.process(
-            self.sessions, document_id, max_deliveries=self.config.max_deliveries
+        processed = _process(self, document_ids)
+    except Retry:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the documents are processed again, alone
+        log.warning("batch of %d failed, each goes alone: %r", len(document_ids), exc)
+        processed = processing.Processed(alone=tuple(document_ids))
+    if processed.alone:
+        sent = enqueue_processing(self.app, processed.alone, together=False)
+        with session_scope(self.sessions) as session:
+            documents.mark_enqueued(session, sent)
+    return len(processed.outcomes)
+
+
+def _process(self: PipelineTask, document_ids: list[str]) -> processing.Processed:
+    try:
+        processed = processing.process(
+            self.sessions, document_ids, max_deliveries=self.config.max_deliveries
         )
     except Exception as exc:
         if _is_transient(exc) and self.request.retries < self.config.max_retries:
             self.retry_transient(exc)
-        with session_scope(self.sessions) as session:
-            documents.mark_failed(session, document_id, f"{type(exc).__name__}: {exc}")
-        metrics.record_failed()
         raise
-    metrics.record_processed(outcome.result, outcome.seconds, outcome.feed_seconds)
-    log.info("document %s: %s", document_id, outcome.result)
-    if outcome.result not in (processing.SKIPPED, processing.NO_TEXT):
+    for document_id, outcome in processed.outcomes.items():
+        metrics.record_processed(outcome.result, outcome.seconds, outcome.feed_seconds)
+        with logs.document_context(document_id):
+            log.info("document %s: %s", document_id, outcome.result)
+    if processed.fed:
         nudge.announce(self.redis)
-        enqueue_webhook_delivery(self.app, outcome.webhooks)
-    return outcome.result
+    enqueue_webhook_delivery(self.app, processed.webhooks)
+    return processed
 
 
 @shared_task(bind=True, base=PipelineTask, name=RETAG_DOCUMENT)
@@ -161,14 +192,14 @@ def sweep(self: PipelineTask) -> int:
     return len(ids)
 
 
-def send(celery: Celery, task_name: str, ids: Iterable[str]) -> list[str]:
-    """Send one task per id; return the ids that reached the broker.
+def send(celery: Celery, task_name: str, items: Iterable[T]) -> list[T]:
+    """Send one task per item (its one argument); return the items that reached the broker.
 
     Never raises for a broker outage: what is not sent stays recorded in the
     database, and the sweeper (or the caller, run again) sends it later.
     """
-    pending = list(ids)
-    sent: list[str] = []
+    pending = list(items)
+    sent: list[T] = []
     if not pending:
         return sent
     try:
@@ -178,17 +209,27 @@ def send(celery: Celery, task_name: str, ids: Iterable[str]) -> list[str]:
                 # kombu buffers the chunk in one Redis pipeline: a round trip
                 # per chunk, not per task.
                 with producer.batch():
-                    for item_id in chunk:
-                        celery.send_task(task_name, args=[item_id], producer=producer, retry=False)
+                    for item in chunk:
+                        celery.send_task(task_name, args=[item], producer=producer, retry=False)
                 sent += chunk
     except Exception as exc:  # noqa: BLE001 - any broker failure leaves the rest for later
         log.warning("broker unavailable, %s not sent past %d items: %r", task_name, len(sent), exc)
     return sent
 
 
-def enqueue_processing(celery: Celery, document_ids: Iterable[str]) -> list[str]:
-    """Send one processing task per document; return the ids that reached the broker."""
-    return send(celery, PROCESS_DOCUMENT, document_ids)
+def enqueue_processing(
+    celery: Celery, document_ids: Iterable[str], *, together: bool = True
+) -> list[str]:
+    """Send the documents to be processed; return the ids that reached the broker.
+
+    Together: in batches of `processing.BATCH` (a batch of one goes alone).
+    """
+    ids = list(document_ids)
+    size = processing.BATCH if together else 1
+    batches = [ids[start : start + size] for start in range(0, len(ids), size)]
+    together_sent = send(celery, PROCESS_DOCUMENTS, [b for b in batches if len(b) > 1])
+    sent = [document_id for batch in together_sent for document_id in batch]
+    return sent + send(celery, PROCESS_DOCUMENT, [b[0] for b in batches if len(b) == 1])
 
 
 DELIVER_WEBHOOK = "ingest.deliver_webhook"

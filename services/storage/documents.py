@@ -154,39 +154,79 @@ def get(session: Session, document_id: str) -> Document | None:
     return session.get(Document, document_id)
 
 
-def begin_delivery(
-    session: Session, document_id: str, max_deliveries: int
-) -> dict[str, Any] | None:
-    """Count a delivery, mark the document processing and return its raw input.
+@dataclass(frozen=True)
+class Delivery:
+    """Documents a task now processes, and those it leaves to be processed alone.
 
-    Returns None when there is nothing to do: unknown, already processed or
-    failed, or past the delivery limit (then it is marked failed, so a poison
-    message cannot loop). Caller commits.
+    `raw`: each claimed document's raw input; `received_at`: when each was
+    accepted; `alone`: documents of a batch that were delivered before and
+    are unfinished.
+    """
+
+    raw: dict[str, dict[str, Any]]
+    received_at: dict[str, datetime]
+    alone: tuple[str, ...] = ()
+
+
+def begin_delivery(session: Session, document_ids: Sequence[str], max_deliveries: int) -> Delivery:
+    """Count a delivery of each document, mark it processing and return its raw input.
+
+    Claims none of the unknown, processed or failed. One document past the
+    delivery limit is marked failed instead, so a poison message cannot loop.
+    In a batch (several ids), a document delivered before is left as it is
+    and returned in `alone`: the batch may have ended its worker, and the
+    document must then run, and if it must fail, alone. Caller commits.
     """
     documents = table(Document)
-    row = session.execute(
+    batch = len(document_ids) > 1
+    claim = (
         update(documents)
-        .where(documents.c.id == document_id, documents.c.status.not_in((PROCESSED, FAILED)))
+        .where(documents.c.id.in_(document_ids), documents.c.status.not_in((PROCESSED, FAILED)))
         .values(deliveries=documents.c.deliveries + 1, status=PROCESSING)
-        .returning(documents.c.deliveries, documents.c.raw)
-    ).one_or_none()
-    if row is None:
-        return None
-    if row.deliveries > max_deliveries:
-        mark_failed(session, document_id, f"delivered {row.deliveries - 1} times without finishing")
-        return None
-    return dict(row.raw)
+        .returning(documents.c.id, documents.c.deliveries, documents.c.raw, documents.c.received_at)
+    )
+    if batch:
+        claim = claim.where(documents.c.deliveries == 0)
+    rows = session.execute(claim).all()
+    if not batch:
+        over = [row for row in rows if row.deliveries > max_deliveries]
+        for row in over:
+            mark_failed(session, row.id, f"delivered {row.deliveries - 1} times without finishing")
+        rows = [row for row in rows if row not in over]
+    alone: tuple[str, ...] = ()
+    if batch and len(rows) < len(document_ids):
+        claimed = {row.id for row in rows}
+        alone = tuple(
+            session.scalars(
+                select(documents.c.id).where(
+                    documents.c.id.in_([i for i in document_ids if i not in claimed]),
+                    documents.c.status.not_in((PROCESSED, FAILED)),
+                )
+            )
+        )
+    return Delivery(
+        raw={row.id: dict(row.raw) for row in rows},
+        received_at={row.id: row.received_at for row in rows},
+        alone=alone,
+    )
 
 
-def received_at(
-    session: Session, document_id: str, *, unprocessed: bool = False
-) -> datetime | None:
-    """Return when the document was accepted; None if it is unknown (or, if asked, processed)."""
+def unprocessed(session: Session, document_ids: Sequence[str]) -> set[str]:
+    """Return which of the documents exist and are not processed."""
     documents = table(Document)
-    query = select(documents.c.received_at).where(documents.c.id == document_id)
-    if unprocessed:
-        query = query.where(documents.c.status != PROCESSED)
-    return session.scalar(query)
+    return set(
+        session.scalars(
+            select(documents.c.id).where(
+                documents.c.id.in_(document_ids), documents.c.status != PROCESSED
+            )
+        )
+    )
+
+
+def received_at(session: Session, document_id: str) -> datetime | None:
+    """Return when the document was accepted; None if it is unknown."""
+    documents = table(Document)
+    return session.scalar(select(documents.c.received_at).where(documents.c.id == document_id))
 
 
 @dataclass(frozen=True)

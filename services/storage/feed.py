@@ -17,7 +17,8 @@ the words of the query.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -98,30 +99,27 @@ class Page:
         return self.shown[entry.story_id if self.view == STORIES else entry.document_id]
 
 
-def append(
-    session: Session,
-    document_id: str,
-    story_id: str,
-    revision: int,
-    *,
-    story_update: bool,
-) -> None:
-    """Add the document's entry. Call last in the transaction; caller commits at once.
+@dataclass(frozen=True)
+class NewEntry:
+    """A feed entry to append: the document, its story and the story's revision."""
+
+    document_id: str
+    story_id: str
+    story_revision: int
+    story_update: bool
+
+
+def append(session: Session, entries: Sequence[NewEntry]) -> None:
+    """Add the entries, in order. Call last in the transaction; caller commits at once.
 
     The lock is held until commit, so entries commit in the order of their
     sequence numbers and a reader paging by `seq` never skips one that
     commits late.
     """
+    if not entries:
+        return
     lock(session, FEED_LOCK)
-    session.execute(
-        insert(table(FeedEntry)),
-        {
-            "document_id": document_id,
-            "story_id": story_id,
-            "story_revision": revision,
-            "story_update": story_update,
-        },
-    )
+    session.execute(insert(table(FeedEntry)), [asdict(entry) for entry in entries])
 
 
 def search_words(q: str) -> list[str]:

@@ -212,7 +212,7 @@ def test_a_delivery_ending_while_an_entry_is_recorded_leaves_nothing_behind(
     with session_scope(sessions) as recording:
         story = stories.start(recording, late_id)
         documents.record(recording, late_id, {"story_id": story.id}, documents.Link(), source=None)
-        feed.append(recording, late_id, story.id, story.revision, story_update=True)
+        feed.append(recording, [feed.NewEntry(late_id, story.id, story.revision, True)])
         delivery = threading.Thread(
             target=lambda: outcomes.append(
                 webhooks.deliver(sessions, webhook_id, webhooks.Settings())

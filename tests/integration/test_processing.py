@@ -53,8 +53,8 @@ def test_reprocessing_changes_nothing(
 ) -> None:
     document_id = client.post("/v1/documents", json={"content": "Some words here."}).json["id"]
     wait_for(lambda: _status(client, document_id) == "processed")
-    outcome = processing.process(sessions, document_id, max_deliveries=config.max_deliveries)
-    assert outcome.result == processing.SKIPPED
+    processed = processing.process(sessions, [document_id], max_deliveries=config.max_deliveries)
+    assert processed.outcomes == {}
     with sessions() as session:
         entries = session.scalar(
             select(func.count()).select_from(FeedEntry).where(FeedEntry.document_id == document_id)
@@ -83,14 +83,29 @@ def test_a_failing_document_is_marked_failed_and_can_be_retried(
     assert client.post(f"/v1/documents/{broken.id}/retry").status_code == 409
 
 
+def test_a_failing_document_in_a_batch_fails_alone(
+    client: FlaskClient, worker: object, sessions: sessionmaker[Session]
+) -> None:
+    good = [_accept(sessions, f"The ferry ran {n} times on Sunday.\n\nIt is new.") for n in (3, 4)]
+    with sessions.begin() as session:
+        broken = Document(raw={"content_type": "text/plain"}, deliveries=0)
+        session.add(broken)
+    from workers.tasks import enqueue_processing
+
+    batch = [good[0], broken.id, good[1]]
+    assert enqueue_processing(client.application.extensions["ingest"].celery, batch) == batch
+    wait_for(lambda: _status(client, broken.id) == FAILED)
+    assert "KeyError" in client.get(f"/v1/documents/{broken.id}").json["error"]
+    wait_for(lambda: all(_status(client, i) == "processed" for i in good))
+
+
 def test_a_poison_message_stops_after_the_delivery_limit(
     sessions: sessionmaker[Session],
 ) -> None:
     with sessions.begin() as session:
         stuck = Document(raw={"content": "x"}, deliveries=5, status="processing")
         session.add(stuck)
-    outcome = processing.process(sessions, stuck.id, max_deliveries=5)
-    assert outcome.result == processing.SKIPPED
+    assert processing.process(sessions, [stuck.id], max_deliveries=5).outcomes == {}
     with sessions() as session:
         row = session.get(Document, stuck.id)
         assert row is not None
@@ -103,13 +118,47 @@ def _accept(sessions: sessionmaker[Session], content: str) -> str:
         return documents.accept(session, {"content": content}).id
 
 
+def _result(sessions: sessionmaker[Session], document_id: str) -> str:
+    processed = processing.process(sessions, [document_id], max_deliveries=5)
+    return processed.outcomes[document_id].result
+
+
+def test_a_batch_matches_its_own_documents_and_leaves_redeliveries_alone(
+    sessions: sessionmaker[Session],
+) -> None:
+    text = "The port reopened on 4 May 2025 after 19 days.\n\nShips waited in the bay."
+    other = "A council approved the budget of 2031 on Monday.\n\nIt passed 12 to 3."
+    first, copy, unrelated = (_accept(sessions, t) for t in (text, text, other))
+    redelivered = _accept(sessions, text)
+    with sessions.begin() as session:
+        documents.begin_delivery(session, [redelivered], max_deliveries=5)
+    batch = [first, copy, unrelated, redelivered]
+    processed = processing.process(sessions, batch, max_deliveries=5)
+    results = {i: outcome.result for i, outcome in processed.outcomes.items()}
+    assert results == {first: "new_story", copy: "exact_duplicate", unrelated: "new_story"}
+    assert processed.alone == (redelivered,)
+    with sessions() as session:
+        stored = {i: session.get(Document, i) for i in batch}
+        assert stored[first].story_id == stored[copy].story_id  # type: ignore[union-attr]
+        assert stored[unrelated].story_id != stored[first].story_id  # type: ignore[union-attr]
+        assert stored[redelivered].status == "processing"  # type: ignore[union-attr]
+        assert stored[redelivered].deliveries == 1  # type: ignore[union-attr]
+        seqs = session.scalars(
+            select(FeedEntry.document_id)
+            .where(FeedEntry.document_id.in_(batch))
+            .order_by(FeedEntry.seq)
+        )
+        assert list(seqs) == [first, copy, unrelated]
+    assert _result(sessions, redelivered) == "exact_duplicate"
+
+
 def test_the_first_arrival_becomes_canonical_when_processed_last(
     sessions: sessionmaker[Session],
 ) -> None:
     text = "The port reopened on 4 May 2025 after 19 days.\n\nShips waited in the bay."
     first, second = _accept(sessions, text), _accept(sessions, text)
-    assert processing.process(sessions, second, max_deliveries=5).result == processing.NEW_STORY
-    assert processing.process(sessions, first, max_deliveries=5).result == "exact_duplicate"
+    assert _result(sessions, second) == processing.NEW_STORY
+    assert _result(sessions, first) == "exact_duplicate"
     with sessions() as session:
         earlier, later = session.get(Document, first), session.get(Document, second)
         assert earlier is not None and later is not None
@@ -124,7 +173,7 @@ def test_a_lookup_returns_the_stored_signatures(sessions: sessionmaker[Session])
     text = "A council approved the budget of 2031 on Monday.\n\nIt passed 12 to 3."
     stored = [_accept(sessions, text), _accept(sessions, text + "\n\nMore to follow.")]
     for document_id in stored:
-        processing.process(sessions, document_id, max_deliveries=5)
+        _result(sessions, document_id)
     probe = analyze(processing.raw_document({"content": text}))
     with sessions() as session:
         expected = {
