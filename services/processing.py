@@ -146,9 +146,11 @@ class _Pending:
     assessments: list[Assessment] = field(default_factory=list)
     result: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    tags: list[dict[str, object]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.seconds = dict(self.analysis.seconds)
+        self.tags = [tag.to_json() for tag in self.analysis.tags]
 
 
 def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list[_Pending]:
@@ -189,12 +191,13 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
         decided = time.perf_counter()
         entry = _record(session, item, match)
         entries.append(entry)
+        analysis = item.analysis
         batch.append(
             Candidate(
                 item.document_id,
                 entry.story_id,
-                item.analysis.language.code,
-                item.analysis.normalized.published_at,
+                analysis.language.code,
+                analysis.normalized.published_at,
                 fingerprint,
             )
         )
@@ -202,6 +205,9 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
         item.seconds["deduplicate"] += decided - item_started
         item.seconds["store"] = time.perf_counter() - decided
         recorded.append(item)
+    # Rows of every kind go in together, the feed's last.
+    index.add(session, batch)
+    documents.add_tags(session, {item.document_id: item.tags for item in recorded})
     feed.append(session, entries)
     # The transaction's own statements (locks, checks, the feed) are shared
     # out as storage; the commit is not timed.
@@ -223,7 +229,7 @@ def _assess(analysis: Analysis, candidates: list[Candidate]) -> list[Assessment]
 
 
 def _record(session: Session, item: _Pending, match: Match | None) -> feed.NewEntry:
-    """Record the document in its story and the matching index; return its feed entry."""
+    """Record the document and its place in a story; return its feed entry."""
     analysis, document_id = item.analysis, item.document_id
     normalized = analysis.normalized
     if match is None:
@@ -234,7 +240,6 @@ def _record(session: Session, item: _Pending, match: Match | None) -> feed.NewEn
         story = stories.join(session, match.story_id, new_revision=story_update)
         link = documents.Link(match.relation, match.score, match.evidence)
         link = _keep_first_arrival_canonical(session, story, document_id, item.received_at, link)
-    tags = [tag.to_json() for tag in analysis.tags]
     found = {
         # Shown in every API answer and feed item: plain text, never markup.
         "title": plain_text(normalized.title),
@@ -244,18 +249,10 @@ def _record(session: Session, item: _Pending, match: Match | None) -> feed.NewEn
         "language_confidence": analysis.language.confidence,
         "text": normalized.text,
         "content_hash": analysis.fingerprint.content_hash,
-        "tags": tags,
+        "tags": item.tags,
         "story_id": story.id,
     }
     documents.record(session, document_id, found, link, source=normalized.source)
-    index.add(
-        session,
-        document_id,
-        story.id,
-        analysis.language.code,
-        normalized.published_at,
-        analysis.fingerprint,
-    )
     return feed.NewEntry(document_id, story.id, story.revision, story_update)
 
 

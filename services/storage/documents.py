@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -250,6 +250,7 @@ def record(
 
     `found`: column values (title, text, language, story_id...). `source`,
     read from the document's metadata or text, fills only a missing source.
+    The tags' filter index is `add_tags`.
     """
     documents = table(Document)
     values = {
@@ -264,7 +265,6 @@ def record(
     if source:
         values["source"] = func.coalesce(func.nullif(documents.c.source, ""), source)
     session.execute(update(documents).where(documents.c.id == document_id).values(values))
-    add_tags(session, document_id, found.get("tags") or [])
 
 
 def relink(session: Session, document_id: str, link: Link) -> None:
@@ -277,14 +277,15 @@ def relink(session: Session, document_id: str, link: Link) -> None:
     )
 
 
-def add_tags(session: Session, document_id: str, tags: list[dict[str, Any]]) -> None:
-    """Index the document's tags for feed filters. Caller commits."""
-    tag_ids = sorted({tag["id"] for tag in tags})
-    if tag_ids:
-        session.execute(
-            insert(table(DocumentTag)),
-            [{"tag_id": tag_id, "document_id": document_id} for tag_id in tag_ids],
-        )
+def add_tags(session: Session, tags: Mapping[str, list[dict[str, Any]]]) -> None:
+    """Index each document's tags (by document id) for feed filters. Caller commits."""
+    rows = [
+        {"tag_id": tag_id, "document_id": document_id}
+        for document_id, found in tags.items()
+        for tag_id in sorted({tag["id"] for tag in found})
+    ]
+    if rows:
+        session.execute(insert(table(DocumentTag)), rows)
 
 
 def mark_failed(session: Session, document_id: str, error: str) -> None:
@@ -344,7 +345,7 @@ def replace_tags(session: Session, document: Document, tags: list[dict[str, Any]
     """
     document.tags = tags
     session.execute(delete(DocumentTag).where(DocumentTag.document_id == document.id))
-    add_tags(session, document.id, tags)
+    add_tags(session, {document.id: tags})
 
 
 def outdated_tags(session: Session, version: str, *, everything: bool = False) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, exists, func, insert, or_, select, union_all
@@ -172,31 +172,31 @@ def _candidate(row: Row[Any]) -> Candidate:
     )
 
 
-def add(
-    session: Session,
-    document_id: str,
-    story_id: str,
-    language: str,
-    published_at: datetime | None,
-    fingerprint: Fingerprint,
-) -> None:
-    """Index a processed document: its signature and its keys. Caller commits."""
+def add(session: Session, recorded: Sequence[Candidate]) -> None:
+    """Index processed documents: their signatures and their keys. Caller commits."""
+    if not recorded:
+        return
     session.execute(
         insert(table(Signature)),
-        {
-            "document_id": document_id,
-            "story_id": story_id,
-            "language": language,
-            "published_at": published_at,
-            "content_hash": fingerprint.content_hash,
-            "fingerprint": fingerprint.data,
-        },
+        [
+            {
+                "document_id": c.document_id,
+                "story_id": c.story_id,
+                "language": c.language,
+                "published_at": c.published_at,
+                "content_hash": c.fingerprint.content_hash,
+                "fingerprint": c.fingerprint.data,
+            }
+            for c in recorded
+        ],
     )
-    keys = sorted(set(fingerprint.keys))
+    # One time for the documents recorded together: a document's postings
+    # sort together under each key.
+    added_at = utcnow()
+    keys = [
+        {"key": key, "document_id": c.document_id, "added_at": added_at}
+        for c in recorded
+        for key in sorted(set(c.fingerprint.keys))
+    ]
     if keys:
-        # One time for all of a document's keys: its postings sort together.
-        added_at = utcnow()
-        session.execute(
-            insert(table(MatchKey)),
-            [{"key": key, "document_id": document_id, "added_at": added_at} for key in keys],
-        )
+        session.execute(insert(table(MatchKey)), keys)
