@@ -114,6 +114,7 @@ def process(
             )
     for item in pending:
         item.assessments = _assess(item.analysis, item.candidates)
+    for item in pending:
         item.seconds["deduplicate"] = (time.perf_counter() - started) / len(pending)
     with session_scope(factory) as session:
         for document_id in empty:
@@ -172,6 +173,7 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
     recorded: list[_Pending] = []
     entries: list[feed.NewEntry] = []
     batch: list[Candidate] = []
+    own = 0.0
     for item in pending:
         if item.document_id not in waiting:
             continue
@@ -204,6 +206,7 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
         item.result = NEW_STORY if match is None else match.relation
         item.seconds["deduplicate"] += decided - item_started
         item.seconds["store"] = time.perf_counter() - decided
+        own -= time.perf_counter() - item_started
         recorded.append(item)
     # Rows of every kind go in together, the feed's last.
     index.add(session, batch)
@@ -211,8 +214,7 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
     feed.append(session, entries)
     # The transaction's own statements (locks, checks, the feed) are shared
     # out as storage; the commit is not timed.
-    own = time.perf_counter() - started
-    own -= sum(i.seconds["store"] + i.seconds["deduplicate"] for i in recorded)
+    own += time.perf_counter() - started
     for item in recorded:
         item.seconds["store"] += max(own, 0.0) / len(recorded)
     return recorded
