@@ -114,8 +114,9 @@ def process(
             )
     for item in pending:
         item.assessments = _assess(item.analysis, item.candidates)
+    lookup_share = (time.perf_counter() - started) / max(1, len(pending))
     for item in pending:
-        item.seconds["deduplicate"] = (time.perf_counter() - started) / len(pending)
+        item.seconds["deduplicate"] = lookup_share
     with session_scope(factory) as session:
         for document_id in empty:
             documents.mark_failed(session, document_id, "no text left after normalization")
@@ -173,7 +174,7 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
     recorded: list[_Pending] = []
     entries: list[feed.NewEntry] = []
     batch: list[Candidate] = []
-    own = 0.0
+    timed = 0.0  # spent on the documents themselves
     for item in pending:
         if item.document_id not in waiting:
             continue
@@ -206,7 +207,7 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
         item.result = NEW_STORY if match is None else match.relation
         item.seconds["deduplicate"] += decided - item_started
         item.seconds["store"] = time.perf_counter() - decided
-        own -= time.perf_counter() - item_started
+        timed += time.perf_counter() - item_started
         recorded.append(item)
     # Rows of every kind go in together, the feed's last.
     index.add(session, batch)
@@ -214,9 +215,9 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
     feed.append(session, entries)
     # The transaction's own statements (locks, checks, the feed) are shared
     # out as storage; the commit is not timed.
-    own += time.perf_counter() - started
+    own = time.perf_counter() - started - timed
     for item in recorded:
-        item.seconds["store"] += max(own, 0.0) / len(recorded)
+        item.seconds["store"] += own / len(recorded)
     return recorded
 
 
