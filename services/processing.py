@@ -109,11 +109,11 @@ def process(
     with read_scope(factory) as session:
         horizon = feed.head(session)
         for item in pending:
-            item.candidates = index.find_candidates(
+            item.lookup = index.find_candidates(
                 session, item.analysis.fingerprint, exclude_id=item.document_id
             )
     for item in pending:
-        item.assessments = _assess(item.analysis, item.candidates)
+        item.assessments = _assess(item.analysis, item.lookup.candidates)
     lookup_share = (time.perf_counter() - started) / max(1, len(pending))
     for item in pending:
         item.seconds["deduplicate"] = lookup_share
@@ -144,7 +144,7 @@ class _Pending:
     document_id: str
     analysis: Analysis
     received_at: datetime
-    candidates: list[Candidate] = field(default_factory=list)
+    lookup: index.Lookup = field(default_factory=lambda: index.Lookup([]))
     assessments: list[Assessment] = field(default_factory=list)
     result: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
@@ -180,13 +180,20 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
             continue
         item_started = time.perf_counter()
         fingerprint = item.analysis.fingerprint
-        late = [c for c in batch if _shares_a_key(c.fingerprint, fingerprint)]
+        # Weighed as if recorded before the lookup: those that would have
+        # been among its candidates.
+        least = item.lookup.least_shared
+        late = [c for c in batch if _would_be_found(c.fingerprint, fingerprint, least)]
         if others:
             late += index.find_recorded_since(
-                session, fingerprint, exclude_id=item.document_id, after=horizon
+                session,
+                fingerprint,
+                exclude_id=item.document_id,
+                after=horizon,
+                least_shared=least,
             )
         # (On PostgreSQL the lookup's statements may each see a later state.)
-        weighed = {candidate.document_id for candidate in item.candidates}
+        weighed = {candidate.document_id for candidate in item.lookup.candidates}
         item.assessments += _assess(
             item.analysis, [c for c in late if c.document_id not in weighed]
         )
@@ -221,8 +228,10 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
     return recorded
 
 
-def _shares_a_key(stored: Fingerprint, new: Fingerprint) -> bool:
-    return stored.content_hash == new.content_hash or not set(stored.keys).isdisjoint(new.keys)
+def _would_be_found(stored: Fingerprint, new: Fingerprint, least_shared: int) -> bool:
+    # The rule of `index.find_recorded_since`, in memory.
+    shared = len(set(stored.keys).intersection(new.keys))
+    return stored.content_hash == new.content_hash or shared >= least_shared
 
 
 def _assess(analysis: Analysis, candidates: list[Candidate]) -> list[Assessment]:

@@ -155,6 +155,8 @@ def assess(
     Assessments of more candidates can be added later without weighing the
     first ones again.
     """
+    if not candidates:
+        return []
     thresholds = thresholds or Thresholds()
     mine = Side(fingerprint.data)
     return [

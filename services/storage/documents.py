@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Update, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -252,7 +253,6 @@ def record(
     read from the document's metadata or text, fills only a missing source.
     The tags' filter index is `add_tags`.
     """
-    documents = table(Document)
     values = {
         **found,
         "relation": link.relation,
@@ -262,9 +262,23 @@ def record(
         "error": None,
         "processed_at": utcnow(),
     }
-    if source:
-        values["source"] = func.coalesce(func.nullif(documents.c.source, ""), source)
-    session.execute(update(documents).where(documents.c.id == document_id).values(values))
+    statement = _record_statement(tuple(sorted(values)))
+    session.execute(statement, {"document_id": document_id, "new_source": source, **values})
+
+
+@functools.lru_cache(maxsize=8)
+def _record_statement(columns: tuple[str, ...]) -> Update:
+    # Built once, values as parameters: building the statement for each
+    # document cost as much as running it. `source` fills only a missing one.
+    documents = table(Document)
+    values: dict[str, Any] = {
+        name: bindparam(name, type_=documents.c[name].type) for name in columns
+    }
+    new_source = bindparam("new_source", type_=documents.c.source.type)
+    values["source"] = func.coalesce(
+        func.nullif(documents.c.source, ""), new_source, documents.c.source
+    )
+    return update(documents).where(documents.c.id == bindparam("document_id")).values(values)
 
 
 def relink(session: Session, document_id: str, link: Link) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, exists, func, insert, or_, select, union_all
+from sqlalchemy import Row, TextClause, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from services.pipeline.dedup import Candidate
@@ -31,9 +32,21 @@ NO_KEY = ""
 RECENT_SIGNATURES = 2048
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """A lookup's candidates, and the keys a stored document had to share to be one.
+
+    `least_shared`: with the list full, the keys its last candidate shares;
+    otherwise 1 (any shared key made a candidate).
+    """
+
+    candidates: list[Candidate]
+    least_shared: int = 1
+
+
 def find_candidates(
     session: Session, fingerprint: Fingerprint, *, exclude_id: str, limit: int = 50
-) -> list[Candidate]:
+) -> Lookup:
     """Return processed documents with the same hash or sharing the most keys.
 
     Every lookup is a bounded index range scan, so the cost does not grow
@@ -52,11 +65,10 @@ def find_candidates(
             .limit(1)
         )
     )
-    if fingerprint.keys:
-        ids += _most_shared(session, sorted(set(fingerprint.keys)), exclude_id, limit)
-    if not ids:
-        return []
-    return _signatures(session, list(dict.fromkeys(ids)))
+    shared = _most_shared(session, sorted(set(fingerprint.keys)), exclude_id, limit)
+    ids += [document_id for document_id, _ in shared]
+    least = shared[-1][1] if len(shared) == limit else 1
+    return Lookup(_signatures(session, list(dict.fromkeys(ids))), least)
 
 
 class _Recent:
@@ -101,17 +113,23 @@ def _signatures(session: Session, ids: list[str]) -> list[Candidate]:
 
 
 def find_recorded_since(
-    session: Session, fingerprint: Fingerprint, *, exclude_id: str, after: int
+    session: Session, fingerprint: Fingerprint, *, exclude_id: str, after: int, least_shared: int
 ) -> list[Candidate]:
-    """Return documents recorded after feed position `after` with the same hash or a shared key.
+    """Return documents recorded after feed position `after` that the lookup would have found.
 
-    What a lookup made before taking the locks could not see: only the
-    documents processed meanwhile, a handful, so this is cheap.
+    What a lookup made before taking the locks could not see: the documents
+    processed meanwhile, a handful, so this is cheap. Each has the same hash
+    or shares at least `least_shared` keys (`Lookup.least_shared`).
     """
     signatures, keys, entries = table(Signature), table(MatchKey), table(FeedEntry)
-    shares_key = exists().where(
-        keys.c.document_id == signatures.c.document_id,
-        keys.c.key.in_(sorted(set(fingerprint.keys))),
+    shares_enough = (
+        select(func.count())
+        .where(
+            keys.c.document_id == signatures.c.document_id,
+            keys.c.key.in_(sorted(set(fingerprint.keys))),
+        )
+        .scalar_subquery()
+        >= least_shared
     )
     rows = session.execute(
         select(signatures)
@@ -119,46 +137,46 @@ def find_recorded_since(
         .where(
             entries.c.seq > after,
             signatures.c.document_id != exclude_id,
-            or_(signatures.c.content_hash == fingerprint.content_hash, shares_key),
+            or_(signatures.c.content_hash == fingerprint.content_hash, shares_enough),
         )
         .order_by(entries.c.seq)
     )
     return [_candidate(row) for row in rows]
 
 
-def _most_shared(session: Session, keys: list[str], exclude_id: str, limit: int) -> list[str]:
+def _most_shared(
+    session: Session, keys: list[str], exclude_id: str, limit: int
+) -> list[tuple[str, int]]:
+    # Each document with the number of keys it shares, most first.
+    if not keys:
+        return []
     # Padded to a multiple of KEY_BUCKET with a key no document carries, so a
     # process builds and the database prepares a handful of statements, not
     # one per number of keys (each took 200-300 ms to compile).
     padded = keys + [NO_KEY] * (-len(keys) % KEY_BUCKET)
     params: dict[str, Any] = {f"key_{i}": key for i, key in enumerate(padded)}
     params["exclude_id"] = exclude_id
-    return list(session.scalars(_most_shared_query(len(padded), limit), params))
+    rows = session.execute(_most_shared_query(len(padded), limit), params)
+    return [(row.document_id, row.shared) for row in rows]
 
 
 @functools.lru_cache(maxsize=16)
-def _most_shared_query(count: int, limit: int) -> Select[tuple[str]]:
+def _most_shared_query(count: int, limit: int) -> TextClause:
     # Each key contributes only its newest postings, so a key that many
     # documents share (a common number, a frequent pair of countries) costs
     # a bounded range scan of the primary key, not a scan of everything that
     # carries it. Built once per number of keys, with the keys as parameters.
-    keys = table(MatchKey)
-    slices = [
-        select(keys.c.document_id)
-        .where(keys.c.key == bindparam(f"key_{i}"))
-        .order_by(keys.c.added_at.desc())
-        .limit(POSTINGS_PER_KEY)
-        .subquery()
+    # Text, not a Core construct: SQLAlchemy walks a construct on every
+    # execution to find it in its cache, and this one has `count` branches.
+    branches = " UNION ALL ".join(
+        f'SELECT document_id FROM (SELECT document_id FROM match_keys WHERE "key" = :key_{i}'
+        f" ORDER BY added_at DESC LIMIT {POSTINGS_PER_KEY}) AS postings_{i}"
         for i in range(count)
-    ]
-    postings = union_all(*(select(part.c.document_id) for part in slices)).subquery()
-    shared = func.count().label("shared")
-    return (
-        select(postings.c.document_id)
-        .where(postings.c.document_id != bindparam("exclude_id"))
-        .group_by(postings.c.document_id)
-        .order_by(shared.desc(), postings.c.document_id)
-        .limit(limit)
+    )
+    return text(
+        f"SELECT document_id, count(*) AS shared FROM ({branches}) AS postings"
+        " WHERE document_id != :exclude_id"
+        f" GROUP BY document_id ORDER BY shared DESC, document_id LIMIT {limit}"
     )
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from services import processing
 from services.config import Config
 from services.pipeline.analyze import analyze
-from services.storage import documents, index
-from services.storage.models import FAILED, Document, FeedEntry, Signature, Story
+from services.storage import documents, feed, index
+from services.storage.models import FAILED, Document, FeedEntry, MatchKey, Signature, Story
 from tests.integration.conftest import wait_for
 
 
@@ -182,7 +182,7 @@ def test_a_lookup_returns_the_stored_signatures(sessions: sessionmaker[Session])
         }
         # The second lookup answers from the candidates the first one kept.
         for _ in range(2):
-            found = index.find_candidates(session, probe.fingerprint, exclude_id="none")
+            found = index.find_candidates(session, probe.fingerprint, exclude_id="none").candidates
             assert {c.document_id for c in found} == set(stored)
             assert found[0].document_id == stored[0]  # the same content hash comes first
             for candidate in found:
@@ -193,3 +193,42 @@ def test_a_lookup_returns_the_stored_signatures(sessions: sessionmaker[Session])
                     print_.content_hash,
                     print_.data,
                 )
+
+
+def test_documents_recorded_after_a_lookup_are_weighed_as_the_lookup_would_have_found_them(
+    sessions: sessionmaker[Session],
+) -> None:
+    text = "A council approved the budget of 2031 on Monday.\n\nIt passed 12 to 3 in Springfield."
+    probe = analyze(processing.raw_document({"content": text})).fingerprint
+    with sessions() as session:
+        horizon = feed.head(session)
+    strong = _accept(sessions, text + "\n\nMore to follow.")
+    weak = _accept(
+        sessions, "Flooding closed three roads in Springfield on Friday.\n\nRepairs go on."
+    )
+    for document_id in (strong, weak):
+        _result(sessions, document_id)
+    with sessions() as session:
+        keys = {
+            document_id: set(
+                session.scalars(select(MatchKey.key).where(MatchKey.document_id == document_id))
+            )
+            for document_id in (strong, weak)
+        }
+        shared = {document_id: len(found & set(probe.keys)) for document_id, found in keys.items()}
+        assert shared[strong] > shared[weak] > 0
+        # A full list of candidates ends with the least shared; a short one takes any key.
+        assert index.find_candidates(session, probe, exclude_id="none").least_shared == 1
+        full = index.find_candidates(session, probe, exclude_id="none", limit=1)
+        assert [c.document_id for c in full.candidates] == [strong]
+        assert full.least_shared == shared[strong]
+
+        def since(least_shared: int) -> list[str]:
+            found = index.find_recorded_since(
+                session, probe, exclude_id="none", after=horizon, least_shared=least_shared
+            )
+            return [candidate.document_id for candidate in found]
+
+        assert since(1) == [strong, weak]
+        assert since(shared[weak] + 1) == [strong]
+        assert since(shared[strong] + 1) == []
