@@ -263,7 +263,7 @@ def record(
         "processed_at": utcnow(),
     }
     statement = _record_statement(tuple(sorted(values)))
-    session.execute(statement, {"document_id": document_id, "new_source": source, **values})
+    session.execute(statement, {"document_id": document_id, "new_source": source or None, **values})
 
 
 @functools.lru_cache(maxsize=8)
