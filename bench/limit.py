@@ -118,27 +118,32 @@ def start_pool(cores: int) -> Any:
 
 
 def measure(payloads: list[dict[str, Any]], single: int, pool: Any, cores: int) -> dict[str, Any]:
-    """Measure documents/s on one core (first `single` payloads) and on the pool.
-
-    The pool gets contiguous slices, so each worker's index holds the
-    stories its repeats refer to; total is wall-clock documents/s.
-    """
+    """Measure documents/s on one core (first `single` payloads) and on the pool."""
     warm()
     one = process_all(payloads[:single])
+    total, decisions = on_pool(payloads, pool, cores)
+    return {
+        "per_core_docs_per_s": one.documents / one.elapsed,
+        "total_docs_per_s": total,
+        "processes": cores,
+        "documents_single": one.documents,
+        "documents_pool": len(payloads),
+        "decisions": dict(decisions),
+        "stage_seconds": {name: list(values) for name, values in one.seconds.items()},
+    }
+
+
+def on_pool(payloads: list[dict[str, Any]], pool: Any, cores: int) -> tuple[float, Counter[str]]:
+    """Return the pool's wall-clock documents/s over the payloads, and its decisions.
+
+    The pool gets contiguous slices, so each worker's index holds the
+    stories its repeats refer to.
+    """
     size = -(-len(payloads) // cores)
     started = time.time()
     runs = pool.map(process_all, [payloads[i : i + size] for i in range(0, len(payloads), size)], 1)
     wall = time.time() - started
-    documents = sum(run.documents for run in runs)
     decisions: Counter[str] = Counter()
     for run in runs:
         decisions.update(run.decisions)
-    return {
-        "per_core_docs_per_s": one.documents / one.elapsed,
-        "total_docs_per_s": documents / wall,
-        "processes": cores,
-        "documents_single": one.documents,
-        "documents_pool": documents,
-        "decisions": dict(decisions),
-        "stage_seconds": {name: list(values) for name, values in one.seconds.items()},
-    }
+    return sum(run.documents for run in runs) / wall, decisions
