@@ -27,6 +27,9 @@ class Config:
     visibility_timeout: int = 3600
     max_deliveries: int = 5
     max_retries: int = 8
+    # A single document waits this long in the API for others to share its
+    # task (README, "How a document flows").
+    enqueue_linger_milliseconds: int = 50
     sweep_interval_seconds: int = 30
     sweep_unsent_after_seconds: int = 5
     sweep_after_seconds: int = 900

@@ -13,7 +13,6 @@ from services.api import resources
 from services.api.auth import ADMIN, READ, requires
 from services.api.problems import abort
 from services.storage import documents
-from workers.tasks import enqueue_processing
 
 bp = Blueprint("documents", __name__, url_prefix="/v1", description="Read documents.")
 
@@ -63,7 +62,5 @@ class Retry(MethodView):
         if not documents.requeue(session, document_id):
             abort(409, f"Document {document_id} is {document.status}, not failed.")
         session.commit()
-        sent = enqueue_processing(resources.resources().celery, [document_id])
-        documents.mark_enqueued(session, sent)
-        session.commit()
+        resources.resources().sender.add([document_id])
         return _accepted(document_id)

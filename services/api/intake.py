@@ -1,4 +1,4 @@
-"""POST /v1/documents and /v1/documents/batch: validate, store, then enqueue."""
+"""POST /v1/documents and /v1/documents/batch: validate, store, then hand to the sender."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from services.api import resources
 from services.api.auth import INGEST, requires
 from services.api.problems import abort, flatten, problem
 from services.storage import documents
-from workers.tasks import enqueue_processing
 
 bp = Blueprint("intake", __name__, url_prefix="/v1", description="Submit documents.")
 
@@ -61,16 +60,6 @@ def _accepted(document_id: str, status: str) -> dict[str, str]:
     return {"id": document_id, "status": status, "location": location}
 
 
-def _send(document_ids: list[str]) -> None:
-    """Enqueue after the commit; what the broker took is marked, the rest is swept."""
-    if not document_ids:
-        return
-    sent = enqueue_processing(resources.resources().celery, document_ids)
-    session = resources.session()
-    documents.mark_enqueued(session, sent)
-    session.commit()
-
-
 @bp.route("/documents")
 class Documents(MethodView):
     @requires(INGEST)
@@ -94,7 +83,7 @@ class Documents(MethodView):
         body = _accepted(accepted.id, accepted.status)
         if not accepted.created:
             return body, 200, {"Location": body["location"]}
-        _send([accepted.id])
+        resources.resources().sender.add([accepted.id])
         return body, 202, {"Location": body["location"]}
 
 
@@ -157,7 +146,7 @@ class Batch(MethodView):
                 "index": position,
                 "status": 202 if outcome.created else 200,
             }
-        _send([outcome.id for outcome in outcomes if outcome.created])
+        resources.resources().sender.add(o.id for o in outcomes if o.created)
         created = sum(outcome.created for outcome in outcomes)
         return {
             "results": results,

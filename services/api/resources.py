@@ -1,4 +1,4 @@
-"""What views share: the configuration, a request-scoped session, the task client."""
+"""What views share: the configuration, a request-scoped session, the task client and sender."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from flask import Flask, current_app, g, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.api.sender import Sender
 from services.config import Config
 from services.storage.db import make_engine, make_sessionmaker
 from workers.celery_app import create_celery
@@ -23,18 +24,22 @@ class Resources:
     read_sessions: sessionmaker[Session]
     celery: Celery
     redis: redis.Redis
+    sender: Sender
 
 
 def init_app(app: Flask, config: Config) -> None:
-    """Attach the engine, session factories, Celery client and Redis client to the app."""
+    """Attach the engine, session factories, Celery client, Redis client and sender to the app."""
     engine = make_engine(config.database_url)
+    sessions = make_sessionmaker(engine)
+    celery = create_celery(config)
     app.extensions["ingest"] = Resources(
         config=config,
         engine=engine,
-        sessions=make_sessionmaker(engine),
+        sessions=sessions,
         read_sessions=make_sessionmaker(engine, read_only=True),
-        celery=create_celery(config),
+        celery=celery,
         redis=redis.Redis.from_url(config.redis_url, socket_connect_timeout=1, socket_timeout=2),
+        sender=Sender(celery, sessions, linger=config.enqueue_linger_milliseconds / 1000),
     )
     app.teardown_appcontext(_close_session)
 

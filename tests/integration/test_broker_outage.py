@@ -43,6 +43,7 @@ def test_documents_accepted_while_redis_is_down_are_processed_after(
         "/v1/documents/batch", json={"documents": [{"content": "Batched in the outage."}]}
     )
     ids.append(batch.json["results"][0]["id"])
+    assert down_app.extensions["ingest"].sender.flush(timeout=60)
     with sessions() as session:
         rows = session.scalars(select(Document).where(Document.id.in_(ids))).all()
         assert {row.status for row in rows} == {"queued"}

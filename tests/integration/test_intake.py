@@ -28,6 +28,7 @@ def test_accepts_a_document_and_stores_it_queued(
     content = (seeds_dir / "000_a893fa683b4c574b.txt").read_text()
     response = client.post("/v1/documents", json={"content": content, "source": "t"})
     assert response.status_code == 202
+    assert client.application.extensions["ingest"].sender.flush()
     assert response.headers["Location"] == f"/v1/documents/{response.json['id']}"
     with sessions() as session:
         stored = session.get(Document, response.json["id"])

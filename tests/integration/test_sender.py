@@ -1,0 +1,104 @@
+"""The API's sender coalesces accepted documents into tasks on the real broker."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+from celery import Celery
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services import processing
+from services.api.sender import Sender
+from services.config import Config
+from services.storage import documents
+from services.storage.models import Document
+from tests.integration.conftest import wait_for
+from workers.celery_app import create_celery
+from workers.tasks import PROCESS_DOCUMENT, PROCESS_DOCUMENTS
+
+
+@pytest.fixture
+def queue(config: Config) -> Iterator[tuple[Celery, redis.Redis, str]]:
+    """A Celery client publishing to a queue no worker reads, and that queue's Redis list."""
+    name = f"sender-test-{uuid.uuid4().hex}"
+    celery = create_celery(config)
+    celery.conf.task_default_queue = name
+    client = redis.Redis.from_url(config.redis_url)
+    yield celery, client, name
+    client.delete(name)
+    client.close()
+
+
+@pytest.fixture
+def accepted(sessions: sessionmaker[Session]) -> Iterator[list[str]]:
+    """Ten stored documents; deleted after the test, as no worker processes them."""
+    with sessions.begin() as session:
+        ids = [documents.accept(session, {"content": f"Report {n}."}).id for n in range(10)]
+    yield ids
+    with sessions.begin() as session:
+        session.execute(delete(Document).where(Document.id.in_(ids)))
+
+
+def _tasks(client: redis.Redis, name: str) -> list[tuple[str, object]]:
+    """The messages waiting in the queue, oldest first: (task name, its one argument)."""
+    messages = [json.loads(raw) for raw in reversed(client.lrange(name, 0, -1))]
+    return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0][0]) for m in messages]
+
+
+def _enqueued(sessions: sessionmaker[Session], ids: list[str]) -> bool:
+    with sessions() as session:
+        rows = session.scalars(select(Document.enqueued_at).where(Document.id.in_(ids)))
+        return all(at is not None for at in rows)
+
+
+def test_documents_handed_over_apart_travel_as_one_task(
+    queue: tuple[Celery, redis.Redis, str],
+    sessions: sessionmaker[Session],
+    accepted: list[str],
+) -> None:
+    celery, client, name = queue
+    sender = Sender(celery, sessions, linger=60)
+    for document_id in accepted[:3]:
+        sender.add([document_id])
+    assert _tasks(client, name) == []
+    assert sender.flush()
+    assert _tasks(client, name) == [(PROCESS_DOCUMENTS, accepted[:3])]
+    assert _enqueued(sessions, accepted[:3])
+    sender.close()
+
+
+def test_a_full_batch_goes_without_waiting_and_a_lone_document_alone(
+    queue: tuple[Celery, redis.Redis, str],
+    sessions: sessionmaker[Session],
+    accepted: list[str],
+) -> None:
+    celery, client, name = queue
+    sender = Sender(celery, sessions, linger=60)
+    full = accepted[: processing.BATCH]
+    sender.add(full)
+    wait_for(lambda: _tasks(client, name) == [(PROCESS_DOCUMENTS, full)], timeout=10)
+    wait_for(lambda: _enqueued(sessions, full), timeout=10)
+    last = accepted[processing.BATCH]
+    sender.add([last])
+    assert sender.flush()
+    assert _tasks(client, name)[1:] == [(PROCESS_DOCUMENT, last)]
+    sender.close()
+
+
+def test_a_lone_document_is_sent_after_the_linger(
+    queue: tuple[Celery, redis.Redis, str],
+    sessions: sessionmaker[Session],
+    accepted: list[str],
+) -> None:
+    celery, client, name = queue
+    sender = Sender(celery, sessions, linger=0.05)
+    sender.add([accepted[0]])
+    wait_for(lambda: _tasks(client, name) == [(PROCESS_DOCUMENT, accepted[0])], timeout=10)
+    wait_for(lambda: _enqueued(sessions, accepted[:1]), timeout=10)
+    sender.close()
