@@ -32,14 +32,15 @@ def init_app(app: Flask, config: Config) -> None:
     engine = make_engine(config.database_url)
     sessions = make_sessionmaker(engine)
     celery = create_celery(config)
+    client = redis.Redis.from_url(config.redis_url, socket_connect_timeout=1, socket_timeout=2)
     app.extensions["ingest"] = Resources(
         config=config,
         engine=engine,
         sessions=sessions,
         read_sessions=make_sessionmaker(engine, read_only=True),
         celery=celery,
-        redis=redis.Redis.from_url(config.redis_url, socket_connect_timeout=1, socket_timeout=2),
-        sender=Sender(celery, sessions, linger=config.enqueue_linger_milliseconds / 1000),
+        redis=client,
+        sender=Sender(celery, sessions, client, linger=config.enqueue_linger_milliseconds / 1000),
     )
     app.teardown_appcontext(_close_session)
 

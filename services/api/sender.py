@@ -9,15 +9,20 @@ import threading
 import time
 from collections.abc import Iterable
 
+import redis
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
-from services import processing
+from services import metrics, processing
 from services.storage import documents
 from services.storage.db import session_scope
 from workers.tasks import enqueue_processing
 
 log = logging.getLogger(__name__)
+
+# While tasks wait in the broker, ids wait one more linger per waiting task,
+# up to this many more.
+BEHIND_LINGERS = 10
 
 
 class Sender:
@@ -25,15 +30,24 @@ class Sender:
 
     A request hands its ids over and returns. A thread sends what waits as
     soon as a batch (`processing.BATCH`) is full, else `linger` seconds after
-    the first id arrived: single POSTs that arrive close together travel as
-    one task, which a worker processes in one transaction each to claim, look
-    up and record. Ids still waiting when the process ends are stored
-    without `enqueued_at`, and the sweeper sends them.
+    the first id arrived, plus one linger per task waiting in the broker (up
+    to `BEHIND_LINGERS`): the workers are behind, and the ids would wait for
+    them anyway. Single POSTs that arrive close together thus travel as one
+    task, which a worker processes in one transaction each to claim, look up
+    and record. Ids still waiting when the process ends are stored without
+    `enqueued_at`, and the sweeper sends them.
     """
 
-    def __init__(self, celery: Celery, sessions: sessionmaker[Session], linger: float) -> None:
+    def __init__(
+        self,
+        celery: Celery,
+        sessions: sessionmaker[Session],
+        broker: redis.Redis,
+        linger: float,
+    ) -> None:
         self._celery = celery
         self._sessions = sessions
+        self._broker = broker
         self._linger = linger
         self._changed = threading.Condition()
         self._waiting: list[str] = []
@@ -89,10 +103,17 @@ class Sender:
     def _run(self) -> None:
         while True:
             with self._changed:
-                while not self._closed and not self._due():
-                    self._changed.wait(self._wait_seconds())
+                self._wait_until(self._linger)
                 if self._closed:
                     return
+                full = len(self._waiting) >= processing.BATCH
+            behind = 0 if full else self._tasks_waiting()
+            if behind:
+                with self._changed:
+                    self._wait_until(self._linger * (1 + min(behind, BEHIND_LINGERS)))
+                    if self._closed:
+                        return
+            with self._changed:
                 ids, self._waiting = self._waiting, []
                 self._sending = len(ids)
             try:
@@ -103,16 +124,20 @@ class Sender:
                 self._sending = 0
                 self._changed.notify_all()
 
-    def _due(self) -> bool:
-        if not self._waiting:
-            return False
-        full = len(self._waiting) >= processing.BATCH
-        return full or time.monotonic() >= self._first_at + self._linger
+    def _wait_until(self, linger: float) -> None:
+        """Wait (holding the condition) for a full batch, or `linger` past the first id."""
+        while not self._closed:
+            if self._waiting:
+                left = self._first_at + linger - time.monotonic()
+                if len(self._waiting) >= processing.BATCH or left <= 0:
+                    return
+                self._changed.wait(left)
+            else:
+                self._changed.wait()
 
-    def _wait_seconds(self) -> float | None:
-        if not self._waiting:
-            return None
-        return max(0.0, self._first_at + self._linger - time.monotonic())
+    def _tasks_waiting(self) -> int:
+        queue = self._celery.conf.task_default_queue
+        return metrics.queue_length(self._broker, queue) or 0
 
     def _send(self, document_ids: list[str]) -> None:
         sent = enqueue_processing(self._celery, document_ids)

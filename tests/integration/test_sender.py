@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -63,7 +64,7 @@ def test_documents_handed_over_apart_travel_as_one_task(
     accepted: list[str],
 ) -> None:
     celery, client, name = queue
-    sender = Sender(celery, sessions, linger=60)
+    sender = Sender(celery, sessions, client, linger=60)
     for document_id in accepted[:3]:
         sender.add([document_id])
     assert _tasks(client, name) == []
@@ -79,7 +80,7 @@ def test_a_full_batch_goes_without_waiting_and_a_lone_document_alone(
     accepted: list[str],
 ) -> None:
     celery, client, name = queue
-    sender = Sender(celery, sessions, linger=60)
+    sender = Sender(celery, sessions, client, linger=60)
     full = accepted[: processing.BATCH]
     sender.add(full)
     wait_for(lambda: _tasks(client, name) == [(PROCESS_DOCUMENTS, full)], timeout=10)
@@ -97,8 +98,28 @@ def test_a_lone_document_is_sent_after_the_linger(
     accepted: list[str],
 ) -> None:
     celery, client, name = queue
-    sender = Sender(celery, sessions, linger=0.05)
+    sender = Sender(celery, sessions, client, linger=0.05)
     sender.add([accepted[0]])
     wait_for(lambda: _tasks(client, name) == [(PROCESS_DOCUMENT, accepted[0])], timeout=10)
     wait_for(lambda: _enqueued(sessions, accepted[:1]), timeout=10)
+    sender.close()
+
+
+def test_a_lone_document_waits_longer_while_tasks_wait_in_the_broker(
+    queue: tuple[Celery, redis.Redis, str],
+    sessions: sessionmaker[Session],
+    accepted: list[str],
+) -> None:
+    celery, client, name = queue
+    sender = Sender(celery, sessions, client, linger=1.0)
+    full = accepted[: processing.BATCH]
+    sender.add(full)
+    # No worker reads this queue: the batch stays there, as behind a backlog.
+    wait_for(lambda: _tasks(client, name) == [(PROCESS_DOCUMENTS, full)], timeout=10)
+    last = accepted[processing.BATCH]
+    sender.add([last])
+    # One task waits: the lone document waits one more linger (2 s in all).
+    time.sleep(1.5)
+    assert len(_tasks(client, name)) == 1
+    wait_for(lambda: _tasks(client, name)[1:] == [(PROCESS_DOCUMENT, last)], timeout=30)
     sender.close()
