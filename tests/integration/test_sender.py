@@ -58,6 +58,14 @@ def _enqueued(sessions: sessionmaker[Session], ids: list[str]) -> bool:
         return all(at is not None for at in rows)
 
 
+def _send_a_full_batch(sender: Sender, client: redis.Redis, name: str, ids: list[str]) -> None:
+    """Hand over a full batch; return once it was sent, without waiting for a linger."""
+    full = ids[: processing.BATCH]
+    sender.add(full)
+    wait_for(lambda: _tasks(client, name) == [(PROCESS_DOCUMENTS, full)], timeout=10)
+    assert sender.flush()
+
+
 def test_documents_handed_over_apart_travel_as_one_task(
     queue: tuple[Celery, redis.Redis, str],
     sessions: sessionmaker[Session],
@@ -81,10 +89,8 @@ def test_a_full_batch_goes_without_waiting_and_a_lone_document_alone(
 ) -> None:
     celery, client, name = queue
     sender = Sender(celery, sessions, client, linger=60)
-    full = accepted[: processing.BATCH]
-    sender.add(full)
-    wait_for(lambda: _tasks(client, name) == [(PROCESS_DOCUMENTS, full)], timeout=10)
-    wait_for(lambda: _enqueued(sessions, full), timeout=10)
+    _send_a_full_batch(sender, client, name, accepted)
+    assert _enqueued(sessions, accepted[: processing.BATCH])
     last = accepted[processing.BATCH]
     sender.add([last])
     assert sender.flush()
@@ -112,10 +118,8 @@ def test_a_lone_document_waits_longer_while_tasks_wait_in_the_broker(
 ) -> None:
     celery, client, name = queue
     sender = Sender(celery, sessions, client, linger=1.0)
-    full = accepted[: processing.BATCH]
-    sender.add(full)
     # No worker reads this queue: the batch stays there, as behind a backlog.
-    wait_for(lambda: _tasks(client, name) == [(PROCESS_DOCUMENTS, full)], timeout=10)
+    _send_a_full_batch(sender, client, name, accepted)
     last = accepted[processing.BATCH]
     sender.add([last])
     # One task waits: the lone document waits one more linger (2 s in all).
