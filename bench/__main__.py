@@ -161,8 +161,7 @@ def _service(
             e2e["cpu_seconds"] = {name: after[name] - before.get(name, 0.0) for name in after}
             e2e["limit_after_docs_per_s"] = limit_again()
             e2e["worker_processes"] = concurrency
-            half = max(1.0, e2e["steady_docs_per_s"] / 2)
-            rate = args.latency_rate or half
+            rate = args.latency_rate or max(1.0, e2e["steady_docs_per_s"] / 2)
             fresh = range(count, count + max(10, round(rate * settings.latency_seconds)))
             lat_payloads = [article(args.seed, i).payload for i in fresh]
             latency = load.latency(service.url, watcher, lat_payloads, rate, timeout=300)

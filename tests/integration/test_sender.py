@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pytest
 import redis
@@ -24,16 +25,41 @@ from workers.celery_app import create_celery
 from workers.tasks import PROCESS_DOCUMENT, PROCESS_DOCUMENTS
 
 
+@dataclass
+class Queue:
+    """A queue no worker reads, on the real broker, and senders that publish to it."""
+
+    celery: Celery
+    client: redis.Redis
+    sessions: sessionmaker[Session]
+    name: str
+    senders: list[Sender] = field(default_factory=list)
+
+    def sender(self, linger: float) -> Sender:
+        """A sender publishing here, closed after the test."""
+        self.senders.append(Sender(self.celery, self.sessions, self.client, linger=linger))
+        return self.senders[-1]
+
+    def tasks(self) -> list[tuple[str, object]]:
+        """The messages waiting, oldest first: (task name, its one argument)."""
+        raws = reversed(self.client.lrange(self.name, 0, -1))
+        messages = [json.loads(raw) for raw in raws]
+        return [
+            (m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0][0]) for m in messages
+        ]
+
+
 @pytest.fixture
-def queue(config: Config) -> Iterator[tuple[Celery, redis.Redis, str]]:
-    """A Celery client publishing to a queue no worker reads, and that queue's Redis list."""
+def queue(config: Config, sessions: sessionmaker[Session]) -> Iterator[Queue]:
     name = f"sender-test-{uuid.uuid4().hex}"
     celery = create_celery(config)
     celery.conf.task_default_queue = name
-    client = redis.Redis.from_url(config.redis_url)
-    yield celery, client, name
-    client.delete(name)
-    client.close()
+    found = Queue(celery, redis.Redis.from_url(config.redis_url), sessions, name)
+    yield found
+    for sender in found.senders:
+        sender.close()
+    found.client.delete(name)
+    found.client.close()
 
 
 @pytest.fixture
@@ -46,84 +72,68 @@ def accepted(sessions: sessionmaker[Session]) -> Iterator[list[str]]:
         session.execute(delete(Document).where(Document.id.in_(ids)))
 
 
-def _tasks(client: redis.Redis, name: str) -> list[tuple[str, object]]:
-    """The messages waiting in the queue, oldest first: (task name, its one argument)."""
-    messages = [json.loads(raw) for raw in reversed(client.lrange(name, 0, -1))]
-    return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0][0]) for m in messages]
-
-
 def _enqueued(sessions: sessionmaker[Session], ids: list[str]) -> bool:
     with sessions() as session:
         rows = session.scalars(select(Document.enqueued_at).where(Document.id.in_(ids)))
         return all(at is not None for at in rows)
 
 
-def _send_a_full_batch(sender: Sender, client: redis.Redis, name: str, ids: list[str]) -> None:
+def _send_a_full_batch(queue: Queue, sender: Sender, ids: list[str]) -> None:
     """Hand over a full batch; return once it was sent, without waiting for a linger."""
     full = ids[: processing.BATCH]
     sender.add(full)
-    wait_for(lambda: _tasks(client, name) == [(PROCESS_DOCUMENTS, full)], timeout=10)
+    wait_for(lambda: queue.tasks() == [(PROCESS_DOCUMENTS, full)], timeout=10)
     assert sender.flush()
 
 
 def test_documents_handed_over_apart_travel_as_one_task(
-    queue: tuple[Celery, redis.Redis, str],
+    queue: Queue,
     sessions: sessionmaker[Session],
     accepted: list[str],
 ) -> None:
-    celery, client, name = queue
-    sender = Sender(celery, sessions, client, linger=60)
+    sender = queue.sender(linger=60)
     for document_id in accepted[:3]:
         sender.add([document_id])
-    assert _tasks(client, name) == []
+    assert queue.tasks() == []
     assert sender.flush()
-    assert _tasks(client, name) == [(PROCESS_DOCUMENTS, accepted[:3])]
+    assert queue.tasks() == [(PROCESS_DOCUMENTS, accepted[:3])]
     assert _enqueued(sessions, accepted[:3])
-    sender.close()
 
 
 def test_a_full_batch_goes_without_waiting_and_a_lone_document_alone(
-    queue: tuple[Celery, redis.Redis, str],
+    queue: Queue,
     sessions: sessionmaker[Session],
     accepted: list[str],
 ) -> None:
-    celery, client, name = queue
-    sender = Sender(celery, sessions, client, linger=60)
-    _send_a_full_batch(sender, client, name, accepted)
+    sender = queue.sender(linger=60)
+    _send_a_full_batch(queue, sender, accepted)
     assert _enqueued(sessions, accepted[: processing.BATCH])
     last = accepted[processing.BATCH]
     sender.add([last])
     assert sender.flush()
-    assert _tasks(client, name)[1:] == [(PROCESS_DOCUMENT, last)]
-    sender.close()
+    assert queue.tasks()[1:] == [(PROCESS_DOCUMENT, last)]
 
 
 def test_a_lone_document_is_sent_after_the_linger(
-    queue: tuple[Celery, redis.Redis, str],
+    queue: Queue,
     sessions: sessionmaker[Session],
     accepted: list[str],
 ) -> None:
-    celery, client, name = queue
-    sender = Sender(celery, sessions, client, linger=0.05)
+    sender = queue.sender(linger=0.05)
     sender.add([accepted[0]])
-    wait_for(lambda: _tasks(client, name) == [(PROCESS_DOCUMENT, accepted[0])], timeout=10)
+    wait_for(lambda: queue.tasks() == [(PROCESS_DOCUMENT, accepted[0])], timeout=10)
     wait_for(lambda: _enqueued(sessions, accepted[:1]), timeout=10)
-    sender.close()
 
 
 def test_a_lone_document_waits_longer_while_tasks_wait_in_the_broker(
-    queue: tuple[Celery, redis.Redis, str],
-    sessions: sessionmaker[Session],
-    accepted: list[str],
+    queue: Queue, accepted: list[str]
 ) -> None:
-    celery, client, name = queue
-    sender = Sender(celery, sessions, client, linger=1.0)
+    sender = queue.sender(linger=1.0)
     # No worker reads this queue: the batch stays there, as behind a backlog.
-    _send_a_full_batch(sender, client, name, accepted)
+    _send_a_full_batch(queue, sender, accepted)
     last = accepted[processing.BATCH]
     sender.add([last])
     # One task waits: the lone document waits one more linger (2 s in all).
     time.sleep(1.5)
-    assert len(_tasks(client, name)) == 1
-    wait_for(lambda: _tasks(client, name)[1:] == [(PROCESS_DOCUMENT, last)], timeout=30)
-    sender.close()
+    assert len(queue.tasks()) == 1
+    wait_for(lambda: queue.tasks()[1:] == [(PROCESS_DOCUMENT, last)], timeout=30)
