@@ -4,8 +4,8 @@ Runs the pipeline stages in-process (normalize, detect_language, tag,
 fingerprint, decide) over each evaluation set, documents fed in arrival
 order, with an in-memory inverted index that mimics the storage lookup:
 candidates share the content hash or a key; each key's postings are capped
-to the most recent `POSTINGS_CAP` documents; the `CANDIDATE_CAP` candidates
-sharing most keys are scored.
+to the most recent `POSTINGS_PER_KEY` documents, as the storage's are; the
+`CANDIDATE_CAP` candidates sharing most keys are scored.
 
 Sets:
 - `devset`: tests/data/devset/*.jsonl (ours; see its README).
@@ -45,12 +45,12 @@ from services.pipeline.fingerprint import Fingerprint, fingerprint
 from services.pipeline.language import detect_language
 from services.pipeline.normalize import Normalized, RawDocument, normalize
 from services.pipeline.tag import tag
+from services.storage.index import POSTINGS_PER_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVSET_DIR = ROOT / "tests" / "data" / "devset"
 SEEDS_DIR = ROOT / "seeds"
 WMT_DIR = Path(os.environ.get("WMT_DIR", "/work/shared/data/wmt-ruen"))
-POSTINGS_CAP = 64
 CANDIDATE_CAP = 50
 SEED_GROUPS = {"000": "kz-oic-women", "001": "kz-oic-women"}
 SEED_LANGUAGES = {"001": "ar"}
@@ -90,7 +90,7 @@ class Index:
         shared: Counter[str] = Counter()
         recency: dict[str, int] = {}
         for key in ("hash:" + fp.content_hash, *fp.keys):
-            for rank, doc_id in enumerate(self.postings.get(key, ())[-POSTINGS_CAP:]):
+            for rank, doc_id in enumerate(self.postings.get(key, ())[-POSTINGS_PER_KEY:]):
                 shared[doc_id] += 1000 if key.startswith("hash:") else 1
                 recency[doc_id] = max(recency.get(doc_id, 0), rank)
         best = sorted(shared, key=lambda d: (-shared[d], -recency[d], d))[:CANDIDATE_CAP]

@@ -3,7 +3,7 @@
 Candidates come from an in-memory inverted index that mimics the storage
 lookup (`services.storage.index.find_candidates`): the stored documents with
 the same content hash, then the `CANDIDATE_CAP` sharing most keys, each
-key's postings capped to the newest `POSTINGS_CAP`.
+key's postings capped to the newest `POSTINGS_PER_KEY`, as the storage's are.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from services.pipeline.analyze import warm as warm_pipeline
 from services.pipeline.dedup import Candidate, decide
 from services.pipeline.fingerprint import Fingerprint
 from services.processing import NEW_STORY, raw_document
+from services.storage.index import POSTINGS_PER_KEY
 
 CANDIDATE_CAP = 50
-POSTINGS_CAP = 200
 DEDUP = "decide"
 
 
@@ -31,7 +31,7 @@ class MemoryIndex:
 
     def __init__(self) -> None:
         self._by_hash: dict[str, str] = {}
-        self._postings: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=POSTINGS_CAP))
+        self._postings: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=POSTINGS_PER_KEY))
         self._stored: dict[str, Candidate] = {}
 
     def candidates(self, print_: Fingerprint) -> list[Candidate]:

@@ -23,8 +23,13 @@ from services.storage.models import (
     utcnow,
 )
 
-# How many of a key's newest postings a lookup reads.
-POSTINGS_PER_KEY = 64
+# How many of a key's newest postings a lookup reads. A key that many
+# documents carry (a common word, a frequent pair of names) adds only recent
+# documents that share it by chance; read deep, they outnumber an older
+# story's translation among the 50 candidates, which shares fewer but rarer
+# keys. With 100,000 stored, 16 found more of the feed's repeats than 64
+# (595 against 590 of 600) for half the statement's time.
+POSTINGS_PER_KEY = 16
 # Lookups are built for a multiple of this many keys; NO_KEY fills the rest.
 KEY_BUCKET = 32
 NO_KEY = ""
