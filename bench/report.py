@@ -144,6 +144,13 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str]]:
                 ),
             )
         )
+    for point in results["scale"]:
+        rows.append(
+            (
+                f"at {point['size']:,} stored: repeats joined to their story",
+                f"{point['repeats_joined']} of {point['repeats']}",
+            )
+        )
     for name, entry in results["memory"].items():
         children = ", ".join(_number(c["mb"]) for c in entry["children_mb"])
         rows.append((f"peak RSS MB, {name} (main; children)", f"{entry['main_mb']}; {children}"))

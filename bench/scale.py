@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from bench.corpus import article
+from bench.corpus import ORIGINAL, article
 from bench.stats import median, percentile
 from services import processing
 from services.api.feed import encode_cursor
@@ -169,6 +169,34 @@ def stored(factory: sessionmaker[Session]) -> int:
         return int(session.scalar(select(func.count()).where(Document.status == PROCESSED)) or 0)
 
 
+def repeats_joined(factory: sessionmaker[Session], seed: int, indexes: range) -> tuple[int, int]:
+    """Of these feed documents, return how many repeat an earlier story and joined it, and all.
+
+    Joined: processed into the story of a document generated from the same
+    story (the fill opens one story per document; any of them will do).
+    """
+    repeats = {
+        a.payload["external_id"]: a.story
+        for i in indexes
+        if (a := article(seed, i)).kind != ORIGINAL
+    }
+    repeat, canonical = aliased(Document), aliased(Document)
+    with factory() as session:
+        rows = session.execute(
+            select(repeat.external_id, canonical.external_id)
+            .join(Story, Story.id == repeat.story_id)
+            .join(canonical, canonical.id == Story.canonical_id)
+            .where(repeat.external_id.in_(repeats), canonical.id != repeat.id)
+        ).all()
+    # External ids are "doc-<seed>-<index>".
+    joined = [
+        external_id
+        for external_id, other in rows
+        if other and article(seed, int(other.rsplit("-", 1)[1])).story == repeats[external_id]
+    ]
+    return len(joined), len(repeats)
+
+
 def feed_page_ms(config: Config, repeats: int) -> list[float]:
     """Time GET /v1/feed?limit=100 from a cursor in the middle of the feed."""
     factory = sessions_for(config.database_url)
@@ -203,7 +231,8 @@ def measure(
     """Grow the database to each size; measure dedup per document and the feed page.
 
     The probes are the next `probes` documents of the feed, processed by
-    `services.processing.process`, so they include repeats of stored stories.
+    `services.processing.process`, so they include repeats of stored stories:
+    how many of those joined their story is counted too (`repeats_joined`).
     """
     factory = sessions_for(url)
     results = []
@@ -216,6 +245,7 @@ def measure(
         payloads = [article(seed, position + i).payload for i in range(probes)]
         position += probes
         seconds = process_queued(factory, payloads)
+        joined, repeats = repeats_joined(factory, seed, range(position - probes, position))
         pages = feed_page_ms(config, feed_repeats)
         dedup = [s * 1000 for s in seconds.get("deduplicate", [])]
         store = [s * 1000 for s in seconds.get("store", [])]
@@ -230,6 +260,8 @@ def measure(
                 "store_ms_median": median(store),
                 "feed_page_ms_median": median(pages),
                 "feed_page_ms_p95": percentile(pages, 95),
+                "repeats": repeats,
+                "repeats_joined": joined,
             }
         )
     factory.kw["bind"].dispose()

@@ -5,14 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services import processing
 from services.config import Config
 from services.pipeline.analyze import analyze
+from services.pipeline.dedup import Candidate
+from services.pipeline.fingerprint import Fingerprint
 from services.storage import documents, feed, index
-from services.storage.models import FAILED, Document, FeedEntry, MatchKey, Signature, Story
+from services.storage.models import (
+    FAILED,
+    PROCESSED,
+    Document,
+    FeedEntry,
+    MatchKey,
+    Signature,
+    Story,
+)
 from tests.integration.conftest import wait_for
 
 
@@ -193,6 +203,30 @@ def test_a_lookup_returns_the_stored_signatures(sessions: sessionmaker[Session])
                     print_.content_hash,
                     print_.data,
                 )
+
+
+def test_a_key_contributes_only_its_newest_postings(sessions: sessionmaker[Session]) -> None:
+    def indexed(document_id: str, *keys: str) -> None:
+        # A processed document whose keys are these.
+        print_ = Fingerprint(content_hash=document_id, keys=keys)
+        with sessions.begin() as session:
+            session.execute(
+                update(Document).where(Document.id == document_id).values(status=PROCESSED)
+            )
+            index.add(session, [Candidate(document_id, document_id, "en", None, print_)])
+
+    # A word that many documents carry, and a number that few do.
+    common, rare = "w:crwd", "n3:17|230|4100"
+    old = _accept(sessions, "The first of many.")
+    indexed(old, common, rare)
+    crowd = [_accept(sessions, f"One more, number {n}.") for n in range(index.POSTINGS_PER_KEY + 2)]
+    for document_id in crowd:
+        indexed(document_id, common)
+    probe = Fingerprint(content_hash="none", keys=(common, rare))
+    with sessions() as session:
+        found = index.find_candidates(session, probe, exclude_id="none").candidates
+    # The old document through its rare key; of the crowd, the newest only.
+    assert {c.document_id for c in found} == {old, *crowd[-index.POSTINGS_PER_KEY :]}
 
 
 def test_documents_recorded_after_a_lookup_are_weighed_as_the_lookup_would_have_found_them(
