@@ -2,38 +2,50 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test test-model seed bench bench-quick eval lint up
+# Two stamps: running needs requirements.txt only; the developer targets add
+# requirements-dev.txt on top. Each stamp is remade only when its file changes,
+# so `make run`, `make test`, `make run` installs each set once.
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
 
-install: $(VENV)/.installed
+.PHONY: install install-dev run test test-model seed bench bench-quick eval lint up
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+install: $(RUNTIME)
+
+install-dev: $(DEV)
+
+$(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV): $(RUNTIME) requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 run: install
 	$(PY) -m services run
 
-test: install
+test: install-dev
 	$(PY) -m pytest
 
-test-model: install
+test-model: install-dev
 	$(PY) -m pip install --quiet -r requirements-model.txt
 	$(PY) -m pytest -m model
 
 seed: install
 	$(PY) -m seeds.load
 
-bench: install
+bench: install-dev
 	$(PY) -m bench
 
-bench-quick: install
+bench-quick: install-dev
 	$(PY) -m bench --quick
 
-eval: install
+eval: install-dev
 	$(PY) -m bench.eval
 
-lint: install
+lint: install-dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
 
 up:

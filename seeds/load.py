@@ -13,11 +13,20 @@ API_KEY_FILE = SEEDS.parent / "var" / "api-key"
 
 
 def seed_documents() -> list[dict[str, str]]:
-    """Return the seed articles as intake payloads, in file order."""
+    """Return the seed articles as intake payloads, in file order.
+
+    No `source`: each article names its own ("المصدر: بوابة الفجر", "El.kz
+    cites MFA"), and a source given in the payload would take its place.
+    """
     return [
-        {"content": path.read_text(encoding="utf-8"), "source": "seeds", "external_id": path.stem}
+        {"content": path.read_text(encoding="utf-8"), "external_id": path.stem}
         for path in sorted(SEEDS.glob("*.txt"))
     ]
+
+
+def idempotency_key(payload: dict[str, str]) -> str:
+    """Return the Idempotency-Key of a seed, so that seeding twice stores each article once."""
+    return f"seed-{payload['external_id']}"
 
 
 def api_key() -> str | None:
@@ -33,8 +42,9 @@ def main() -> int:
     """POST every seed; print each answer."""
     api = os.environ.get("API_URL", "http://127.0.0.1:8000").rstrip("/")
     key = api_key()
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    auth = {"Authorization": f"Bearer {key}"} if key else {}
     for payload in seed_documents():
+        headers = {**auth, "Idempotency-Key": idempotency_key(payload)}
         response = requests.post(f"{api}/v1/documents", json=payload, headers=headers, timeout=30)
         print(response.status_code, payload["external_id"], response.json().get("id"))
         if response.status_code >= 400:

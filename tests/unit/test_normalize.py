@@ -267,6 +267,28 @@ def test_given_title_is_removed_from_the_top_of_the_body() -> None:
 
 
 @pytest.mark.parametrize(
+    ("line", "source"),
+    [
+        ("المصدر: بوابة الفجر", "بوابة الفجر"),
+        ("المصدر : بوابة الفجر", "بوابة الفجر"),
+        ("مصدر الخبر: بوابة الفجر", "بوابة الفجر"),
+        ("Source: Reuters", "Reuters"),
+        ("Source : AFP", "AFP"),
+        ("Source\u202f: AFP", "AFP"),
+        ("Источник: ТАСС", "ТАСС"),
+        ("Источник — ТАСС", "ТАСС"),
+        ("Quelle: dpa", "dpa"),
+        ("Fuente: EFE", "EFE"),
+        ("Дереккөз: Kazinform", "Kazinform"),
+        ("Джерело: Укрінформ", "Укрінформ"),
+    ],
+)
+def test_source_is_found_in_a_source_line(line: str, source: str) -> None:
+    n = normalize(RawDocument(f"Headline\n{BODY}\n{line}"))
+    assert (n.source, n.paragraphs) == (source, [BODY])
+
+
+@pytest.mark.parametrize(
     ("sentence", "source"),
     [
         ("The forum opened in Astana, El.kz reported.", "El.kz"),
