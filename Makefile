@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: install install-dev run test test-model seed bench bench-quick eval lint up
+.PHONY: install install-dev run test test-hosts test-model seed bench bench-quick eval lint up
 
 install: $(RUNTIME)
 
@@ -28,6 +28,9 @@ run: install
 
 test: install-dev
 	$(PY) -m pytest
+
+test-hosts: install-dev
+	$(PY) -m pytest -m hosts -p no:cacheprovider tests/hosts
 
 test-model: install-dev
 	$(PY) -m pip install --quiet -r requirements-model.txt
