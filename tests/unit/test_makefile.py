@@ -34,7 +34,7 @@ def test_running_installs_the_runtime_requirements_only() -> None:
 
 def test_developer_targets_add_the_test_tools_on_their_own_stamp() -> None:
     rules = _rules()
-    for target in ("test", "lint", "bench", "bench-quick", "eval", "test-model", "test-hosts"):
+    for target in ("test", "lint", "bench", "bench-quick", "eval", "test-model"):
         assert rules[target][0] == ["install-dev"], target
     (stamp,) = rules["install-dev"][0]
     prerequisites, recipe = rules[stamp]
