@@ -32,6 +32,9 @@ STORIES = "stories"
 DOCUMENTS = "documents"
 DUPLICATES = ("exact_duplicate", "near_duplicate")
 TRANSLATION = "translation"
+ARTICLE = "article"
+NO_ARTICLE = "no_article"
+ANY_QUALITY = "any"
 
 # Must stay character for character the expression of the index in migration
 # 0002, or PostgreSQL cannot use the index.
@@ -47,7 +50,9 @@ class Filter:
     """What a consumer asks for; every field narrows the feed (AND).
 
     `languages` and `sources` match any of their values; `tags` is a list of
-    groups: the document carries at least one tag of every group.
+    groups: the document carries at least one tag of every group. `quality`:
+    `article` (documents with an article, the default), `no_article` (pages
+    without one) or `any`.
     """
 
     languages: tuple[str, ...] = ()
@@ -57,6 +62,7 @@ class Filter:
     until: datetime | None = None
     q: str | None = None
     view: str = STORIES
+    quality: str = ARTICLE
 
     def to_json(self) -> dict[str, Any]:
         """Return the filter as JSON-safe data (what a webhook stores)."""
@@ -68,6 +74,7 @@ class Filter:
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
             "q": self.q,
+            "quality": self.quality,
         }
 
     @classmethod
@@ -81,6 +88,7 @@ class Filter:
             since=datetime.fromisoformat(data["since"]) if data.get("since") else None,
             until=datetime.fromisoformat(data["until"]) if data.get("until") else None,
             q=data.get("q"),
+            quality=data.get("quality") or ARTICLE,
         )
 
 
@@ -157,6 +165,10 @@ def _conditions(session: Session, flt: Filter) -> list[ColumnElement[bool]]:
         )
     if flt.q:
         conditions.append(_search(session, flt.q))
+    if flt.quality == ARTICLE:
+        conditions.append(Document.quality.is_(None))
+    elif flt.quality != ANY_QUALITY:
+        conditions.append(Document.quality == flt.quality)
     return conditions
 
 

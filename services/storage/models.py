@@ -107,6 +107,10 @@ class Document(Base):
     relation: Mapped[str | None] = mapped_column(String(32))
     score: Mapped[float | None] = mapped_column(Float)
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # `no_article` for a page that carries none (a consent wall, a block
+    # notice), with the reason; None for an article.
+    quality: Mapped[str | None] = mapped_column(String(16))
+    quality_reason: Mapped[str | None] = mapped_column(String(64))
 
 
 class Story(Base):
