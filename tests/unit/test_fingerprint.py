@@ -78,7 +78,7 @@ def test_band_keys_have_one_key_per_band() -> None:
 
 def test_evidence_keys_are_bounded_and_of_known_kinds() -> None:
     fp = fingerprint_of(seed("000"))
-    evidence_keys = [k for k in fp.keys if not k.startswith("lsh:")]
+    evidence_keys = [k for k in fp.keys if not k.startswith(("lsh:", "cs:"))]
     assert evidence_keys
     assert len(fp.keys) <= 150
     kinds = {key.partition(":")[0] for key in evidence_keys}
