@@ -114,6 +114,9 @@ class FeedItem(Schema):
     tags = fields.List(fields.String())
     translations = fields.List(fields.Nested(Translation))
     duplicates = fields.Integer()
+    related_count = fields.Integer(
+        metadata={"description": "Other stories on the same event (`/v1/stories/{id}/related`)."}
+    )
     quality = fields.String(allow_none=True)
     link = fields.String(required=True)
 

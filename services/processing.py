@@ -14,6 +14,7 @@ from services.pipeline.dedup import TRANSLATION, Assessment, Candidate, Match, a
 from services.pipeline.fingerprint import Fingerprint
 from services.pipeline.normalize import Normalized, RawDocument, matching_form
 from services.pipeline.plaintext import plain_text
+from services.pipeline.related import find_related
 from services.pipeline.tag import tag
 from services.sites import site_label
 from services.storage import documents, feed, index, stories, webhooks
@@ -188,6 +189,7 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
     recorded: list[_Pending] = []
     entries: list[feed.NewEntry] = []
     batch: list[Candidate] = []
+    links: list[stories.NewLink] = []
     timed = 0.0  # spent on the documents themselves
     for item in pending:
         if item.document_id not in waiting:
@@ -219,10 +221,23 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
             item.analysis, [c for c in late if c.document_id not in weighed]
         )
         match = conclude(item.assessments)
+        analysis = item.analysis
+        story_id = match.story_id if match is not None else None
+        found = find_related(
+            fingerprint,
+            analysis.normalized.published_at,
+            [assessment.candidate for assessment in item.assessments],
+            story_id=story_id,
+        )
         decided = time.perf_counter()
         entry = _record(session, item, match)
         entries.append(entry)
-        analysis = item.analysis
+        links += [
+            stories.NewLink(
+                entry.story_id, item.document_id, r.story_id, r.document_id, r.score, r.evidence
+            )
+            for r in found
+        ]
         batch.append(
             Candidate(
                 item.document_id,
@@ -239,6 +254,7 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
         recorded.append(item)
     # Rows of every kind go in together, the feed's last.
     index.add(session, batch)
+    stories.link_related(session, links)
     documents.add_tags(session, {item.document_id: item.tags for item in recorded})
     feed.append(session, entries)
     # The transaction's own statements (locks, checks, the feed) are shared

@@ -89,6 +89,7 @@ def build(page: Page) -> list[dict[str, Any]]:
                     for document_id, language, title in page.translations.get(entry.story_id, [])
                 ],
                 "duplicates": page.duplicates.get(entry.story_id, 0),
+                "related_count": page.related.get(entry.story_id, 0),
                 "quality": shown.quality,
                 "link": f"/v1/stories/{entry.story_id}",
             }
@@ -99,7 +100,7 @@ def build(page: Page) -> list[dict[str, Any]]:
 def read(session: Session, flt: Filter, *, after: int, limit: int) -> dict[str, Any]:
     """Return a page of items after the position `after`, and the cursor to go on from.
 
-    Four queries whatever the page size. `next_cursor` is the last item's
+    Five queries whatever the page size. `next_cursor` is the last item's
     cursor, or `after` again when nothing new matched.
     """
     entries = feed.entries(session, flt, after=after, limit=limit)

@@ -172,7 +172,7 @@ def fingerprint(
 
     signature, shingle_count = minhash(normalized.matching_text, settings)
     paragraphs = [p for p in [normalized.title or "", *normalized.paragraphs] if p]
-    evidence = _extract_evidence(paragraphs, tags, lexicon)
+    evidence = _extract_evidence(paragraphs, tags, lexicon, titled=bool(normalized.title))
 
     data: dict[str, Any] = {
         "v": DATA_VERSION,
@@ -535,7 +535,11 @@ def _unmark(text: str) -> str:
     return unicodedata.normalize("NFC", kept)
 
 
-def _extract_evidence(paragraphs: list[str], tags: Sequence[Tag], lexicon: Lexicon) -> Evidence:
+def _extract_evidence(
+    paragraphs: list[str], tags: Sequence[Tag], lexicon: Lexicon, *, titled: bool = True
+) -> Evidence:
+    # `titled`: the first paragraph is a title, whose words are capitalised
+    # whether or not they are names; a body's first paragraph is prose.
     evidence = Evidence()
     folded = [_fold(p) for p in paragraphs]
     total = max(1, sum(len(p) + 2 for p in folded))
@@ -581,7 +585,7 @@ def _extract_evidence(paragraphs: list[str], tags: Sequence[Tag], lexicon: Lexic
                     if word[0].islower():
                         lowercase.add(lower)
                         continue
-                    initial = index == 0 or _starts_sentence(unmarked, start)
+                    initial = (index == 0 and titled) or _starts_sentence(unmarked, start)
                     if not initial or (len(word) > 1 and word.isupper()):
                         capitalized[word] += 1
                         first_seen.setdefault(word, position)

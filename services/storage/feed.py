@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, defer
 
 from services.storage.db import FEED_LOCK, lock
 from services.storage.models import Document, DocumentTag, FeedEntry, table
+from services.storage.stories import related_counts
 
 STORIES = "stories"
 DOCUMENTS = "documents"
@@ -94,13 +95,14 @@ class Filter:
 
 @dataclass
 class Page:
-    """A page of entries with what their items show, loaded in four queries."""
+    """A page of entries with what their items show, loaded in five queries."""
 
     view: str
     entries: list[FeedEntry]
     shown: dict[str, Document]
     translations: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
     duplicates: dict[str, int] = field(default_factory=dict)
+    related: dict[str, int] = field(default_factory=dict)
 
     def document(self, entry: FeedEntry) -> Document:
         """Return the document the entry shows in this page's view."""
@@ -218,7 +220,7 @@ def load(session: Session, found: list[FeedEntry], view: str) -> Page:
 
     The story view shows each story's canonical document, the document view
     the entry's own; both list the story's translations and count its
-    duplicates as they are now.
+    duplicates and related stories as they are now.
     """
     story_ids = sorted({entry.story_id for entry in found})
     if not found:
@@ -252,7 +254,7 @@ def load(session: Session, found: list[FeedEntry], view: str) -> Page:
             .group_by(Document.story_id)
         )
     }
-    return Page(view, found, shown, translations, duplicates)
+    return Page(view, found, shown, translations, duplicates, related_counts(session, story_ids))
 
 
 def tag_counts(session: Session, kind: str | None, limit: int) -> list[tuple[str, int, str | None]]:

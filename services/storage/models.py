@@ -123,6 +123,29 @@ class Story(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class StoryLink(Base):
+    """Two stories that cover one event: different articles, linked as `related`.
+
+    Stored in both directions, so a story's links are one range of the
+    primary key; `document_id` and `related_document_id` are the documents
+    whose shared facts made the link (`evidence`).
+    """
+
+    __tablename__ = "story_links"
+
+    story_id: Mapped[str] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True
+    )
+    related_story_id: Mapped[str] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True
+    )
+    document_id: Mapped[str] = mapped_column(String(36))
+    related_document_id: Mapped[str] = mapped_column(String(36))
+    score: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Signature(Base):
     """What matching reads of a processed document, apart from its wide row.
 

@@ -1,0 +1,173 @@
+"""Link a story to other coverage of its event: different articles, kept apart.
+
+Two outlets reporting one event write two articles: matching keeps them two
+stories (a false merge hides an article). What they share is worth showing
+all the same, so media monitors can count coverage per event: a `related`
+link between the two stories, with its score and evidence.
+
+`find_related` looks at the candidates the matcher weighed for a document
+and did not merge it with. Same event means several shared specific facts:
+names (skeletons of four letters, in scripts with letter case), entity ids
+other than countries, numbers
+of at least 100 or with decimals, and days of a month other than those
+around either document's publication (in early January, "1 January" is in
+every other article). Not enough for a merge, but more than a topic: at
+least `min_facts` of them, of `min_weight` together, from at least two
+kinds. An embedding cosine, when the caller has one, counts beside the
+facts: a close cosine lowers the number of facts needed, a distant one
+blocks the link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.pipeline.dedup import Candidate, Side
+from services.pipeline.fingerprint import Fingerprint, evidence_weight
+
+RELATED = "related"
+_KINDS = {"s": "names", "t": "entities", "n": "numbers", "d": "dates"}
+
+
+@dataclass(frozen=True)
+class RelatedThresholds:
+    """When shared facts make two stories coverage of one event."""
+
+    min_facts: int = 3
+    min_weight: float = 7.0
+    min_kinds: int = 2
+    # A fact counts when its weight (`fingerprint.evidence_weight`) is at least this.
+    specific_weight: float = 2.0
+    # Days of a month this close to either publication date are no evidence.
+    date_window_days: int = 3
+    # With an embedding cosine: at or above `close_cosine`, `close_facts`
+    # facts suffice; below `far_cosine`, no link.
+    close_cosine: float = 0.85
+    close_facts: int = 2
+    far_cosine: float = 0.6
+    # The score reaches 1.0 at this much shared weight.
+    full_weight: float = 16.0
+    max_links: int = 10
+
+
+@dataclass(frozen=True)
+class RelatedLink:
+    """A candidate's story that covers the same event, with the facts that say so."""
+
+    story_id: str
+    document_id: str
+    score: float
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def find_related(
+    fingerprint: Fingerprint,
+    published_at: datetime | None,
+    candidates: Sequence[Candidate],
+    *,
+    story_id: str | None = None,
+    cosines: Mapping[str, float] | None = None,
+    thresholds: RelatedThresholds | None = None,
+) -> list[RelatedLink]:
+    """Return the candidates' stories that cover the document's event, best first.
+
+    Pure and deterministic. Candidates of `story_id` (the story the document
+    joined or started) are skipped; one link per other story, its best
+    candidate's; at most `max_links`. `cosines`: an embedding cosine by
+    candidate document id, where known.
+    """
+    thresholds = thresholds or RelatedThresholds()
+    mine = Side(fingerprint.data)
+    mine_specific = _specific(mine, published_at, thresholds)
+    # Without letter case every word yields a "name": only dates, numbers and
+    # entities then count.
+    caseless = {k: w for k, w in mine_specific.items() if not k.startswith("s:")}
+    best: dict[str, RelatedLink] = {}
+    for candidate in candidates:
+        if candidate.story_id == story_id:
+            continue
+        cosine = (cosines or {}).get(candidate.document_id)
+        cased = mine.cased and bool(candidate.fingerprint.data.get("cased", True))
+        facts = mine_specific if cased else caseless
+        link = _relate(facts, published_at, candidate, cosine, thresholds)
+        if link is None:
+            continue
+        known = best.get(candidate.story_id)
+        if known is None or (link.score, known.document_id) > (known.score, link.document_id):
+            best[candidate.story_id] = link
+    ranked = sorted(best.values(), key=lambda link: (-link.score, link.story_id))
+    return ranked[: thresholds.max_links]
+
+
+def _relate(
+    mine: dict[str, float],
+    published_at: datetime | None,
+    candidate: Candidate,
+    cosine: float | None,
+    thresholds: RelatedThresholds,
+) -> RelatedLink | None:
+    theirs = _specific(Side(candidate.fingerprint.data), candidate.published_at, thresholds)
+    theirs = {k: w for k, w in theirs.items() if _date_ok(k, published_at, thresholds)}
+    shared = sorted(set(mine) & set(theirs))
+    weight = sum(min(mine[k], theirs[k]) for k in shared)
+    kinds = {k[:1] for k in shared}
+    if cosine is not None and cosine < thresholds.far_cosine:
+        return None
+    needed = thresholds.min_facts
+    if cosine is not None and cosine >= thresholds.close_cosine:
+        needed = thresholds.close_facts
+    if len(shared) < needed or len(kinds) < min(thresholds.min_kinds, needed):
+        return None
+    if needed == thresholds.min_facts and weight < thresholds.min_weight:
+        return None
+    score = min(1.0, weight / thresholds.full_weight)
+    if cosine is not None:
+        score = 0.5 * score + 0.5 * max(0.0, cosine)
+    evidence: dict[str, Any] = {
+        "relation": RELATED,
+        "facts": len(shared),
+        "weight": round(weight, 2),
+        **{name: [k[2:] for k in shared if k[:1] == kind] for kind, name in _KINDS.items()},
+    }
+    if cosine is not None:
+        evidence["cosine"] = round(cosine, 4)
+    return RelatedLink(candidate.story_id, candidate.document_id, round(score, 4), evidence)
+
+
+def _specific(
+    side: Side, published_at: datetime | None, thresholds: RelatedThresholds
+) -> dict[str, float]:
+    """Return the document's specific facts with their weights."""
+    found: dict[str, float] = {}
+    for kind in _KINDS:
+        for key in side.groups[kind]:
+            weight = evidence_weight(key)
+            if weight < thresholds.specific_weight:
+                continue
+            if kind == "t" and key.startswith("t:country:"):
+                continue
+            if not _date_ok(key, published_at, thresholds):
+                continue
+            found[key] = weight
+    return found
+
+
+def _date_ok(key: str, published_at: datetime | None, thresholds: RelatedThresholds) -> bool:
+    """Return False for a day of a month close to the publication date."""
+    if not key.startswith("d:") or published_at is None:
+        return True
+    try:
+        month, day = (int(part) for part in key[2:].split("-"))
+    except ValueError:
+        return True
+    for year in (published_at.year - 1, published_at.year, published_at.year + 1):
+        try:
+            moment = published_at.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+        if abs(moment - published_at) <= timedelta(days=thresholds.date_window_days):
+            return False
+    return True
