@@ -6,16 +6,23 @@ all the same, so media monitors can count coverage per event: a `related`
 link between the two stories, with its score and evidence.
 
 `find_related` looks at the candidates the matcher weighed for a document
-and did not merge it with. Same event means several shared specific facts:
-names (skeletons of four letters, in scripts with letter case), entity ids
-other than countries, numbers
-of at least 100 or with decimals, and days of a month other than those
-around either document's publication (in early January, "1 January" is in
-every other article). Not enough for a merge, but more than a topic: at
-least `min_facts` of them, of `min_weight` together, from at least two
-kinds. An embedding cosine, when the caller has one, counts beside the
-facts: a close cosine lowers the number of facts needed, a distant one
-blocks the link.
+and did not merge it with. Same event means shared specific facts: names
+(skeletons of four letters, in scripts with letter case), entity ids other
+than countries, numbers of at least 100 or with decimals, and days of a
+month other than those around either document's publication (in early
+January, "1 January" is in every other article). Every link needs at least
+two, and then one of:
+
+- in one language, a good share of the smaller text's long words (the
+  fingerprint's `lx` skeletons) in the other: articles on one topic share
+  names and numbers too, but fewer of their words;
+- across languages, where words rarely carry over, three facts of two kinds
+  and enough weight;
+- an embedding cosine, when the caller has one, at or above `close_cosine`.
+  A cosine below `far_cosine` blocks the link.
+
+The score is the mean of what was measured: the facts' weight (1.0 at
+`full_weight`), the word overlap, the cosine.
 """
 
 from __future__ import annotations
@@ -36,15 +43,20 @@ _KINDS = {"s": "names", "t": "entities", "n": "numbers", "d": "dates"}
 class RelatedThresholds:
     """When shared facts make two stories coverage of one event."""
 
+    # Across languages: at least this many facts, of this many kinds and weight.
     min_facts: int = 3
     min_weight: float = 7.0
     min_kinds: int = 2
+    # In one language, where facts alone link too many articles on one
+    # topic: `close_facts` facts and this share of the smaller text's long
+    # words (`lx` skeletons) found in the other.
+    min_word_overlap: float = 0.35
     # A fact counts when its weight (`fingerprint.evidence_weight`) is at least this.
     specific_weight: float = 2.0
     # Days of a month this close to either publication date are no evidence.
     date_window_days: int = 3
-    # With an embedding cosine: at or above `close_cosine`, `close_facts`
-    # facts suffice; below `far_cosine`, no link.
+    # Every link needs `close_facts` facts. With an embedding cosine: at or
+    # above `close_cosine` they suffice; below `far_cosine`, no link.
     close_cosine: float = 0.85
     close_facts: int = 2
     far_cosine: float = 0.6
@@ -92,7 +104,7 @@ def find_related(
         cosine = (cosines or {}).get(candidate.document_id)
         cased = mine.cased and bool(candidate.fingerprint.data.get("cased", True))
         facts = mine_specific if cased else caseless
-        link = _relate(facts, published_at, candidate, cosine, thresholds)
+        link = _relate(facts, mine, published_at, candidate, cosine, thresholds)
         if link is None:
             continue
         known = best.get(candidate.story_id)
@@ -104,37 +116,59 @@ def find_related(
 
 def _relate(
     mine: dict[str, float],
+    side: Side,
     published_at: datetime | None,
     candidate: Candidate,
     cosine: float | None,
     thresholds: RelatedThresholds,
 ) -> RelatedLink | None:
-    theirs = _specific(Side(candidate.fingerprint.data), candidate.published_at, thresholds)
+    other = Side(candidate.fingerprint.data)
+    theirs = _specific(other, candidate.published_at, thresholds)
     theirs = {k: w for k, w in theirs.items() if _date_ok(k, published_at, thresholds)}
     shared = sorted(set(mine) & set(theirs))
     weight = sum(min(mine[k], theirs[k]) for k in shared)
     kinds = {k[:1] for k in shared}
+    same_language = _language(side) == _language(other) != ""
+    overlap = _word_overlap(side, other) if same_language else None
     if cosine is not None and cosine < thresholds.far_cosine:
         return None
-    needed = thresholds.min_facts
-    if cosine is not None and cosine >= thresholds.close_cosine:
-        needed = thresholds.close_facts
-    if len(shared) < needed or len(kinds) < min(thresholds.min_kinds, needed):
+    if len(shared) < thresholds.close_facts:
         return None
-    if needed == thresholds.min_facts and weight < thresholds.min_weight:
+    by_facts = (
+        not same_language
+        and len(shared) >= thresholds.min_facts
+        and len(kinds) >= thresholds.min_kinds
+        and weight >= thresholds.min_weight
+    )
+    by_words = overlap is not None and overlap >= thresholds.min_word_overlap
+    by_cosine = cosine is not None and cosine >= thresholds.close_cosine
+    if not (by_facts or by_words or by_cosine):
         return None
-    score = min(1.0, weight / thresholds.full_weight)
-    if cosine is not None:
-        score = 0.5 * score + 0.5 * max(0.0, cosine)
+    parts = [min(1.0, weight / thresholds.full_weight)]
+    parts += [overlap] if overlap is not None else []
+    parts += [max(0.0, cosine)] if cosine is not None else []
     evidence: dict[str, Any] = {
         "relation": RELATED,
         "facts": len(shared),
         "weight": round(weight, 2),
         **{name: [k[2:] for k in shared if k[:1] == kind] for kind, name in _KINDS.items()},
     }
+    if overlap is not None:
+        evidence["word_overlap"] = round(overlap, 4)
     if cosine is not None:
         evidence["cosine"] = round(cosine, 4)
+    score = sum(parts) / len(parts)
     return RelatedLink(candidate.story_id, candidate.document_id, round(score, 4), evidence)
+
+
+def _language(side: Side) -> str:
+    return str(side.data.get("lang") or "").split("-", maxsplit=1)[0].lower()
+
+
+def _word_overlap(side: Side, other: Side) -> float:
+    """Return the share of the smaller text's distinct long-word skeletons the other has."""
+    mine, theirs = set(side.words), set(other.words)
+    return len(mine & theirs) / min(len(mine), len(theirs)) if mine and theirs else 0.0
 
 
 def _specific(

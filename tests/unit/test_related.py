@@ -30,8 +30,9 @@ SECOND = RawDocument(
     "the second level but had to turn back because of smoke. Of the 52 men underground "
     "when the gas ignited, 14 had been brought out, most with burns.\n\n"
     "Families accused the Siberian Coal Energy Company of ignoring warnings about "
-    "ventilation; the company declined to comment. President Vladimir Putin ordered an "
-    "inquiry and declared a day of mourning.",
+    "ventilation; the company declined to comment. Prosecutors opened a criminal case "
+    "over safety violations at the mine, according to the Emergencies Ministry, and "
+    "President Vladimir Putin ordered an inquiry.",
     title="Families wait for news at Listvyazhnaya",
     published_at=datetime(2024, 3, 15, 7, 30, tzinfo=UTC),
 )
@@ -107,7 +108,7 @@ def test_a_day_around_publication_is_no_evidence() -> None:
 def test_an_embedding_cosine_counts_beside_the_facts() -> None:
     far = _links(SECOND, ("first", FIRST), cosines={"first": 0.3})
     assert far == []
-    strict = RelatedThresholds(min_facts=50)
+    strict = RelatedThresholds(min_facts=50, min_word_overlap=1.1)
     assert _links(SECOND, ("first", FIRST), thresholds=strict) == []
     close = _links(SECOND, ("first", FIRST), cosines={"first": 0.92}, thresholds=strict)
     assert len(close) == 1
