@@ -17,6 +17,16 @@ from services.pipeline.quality import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
+PAGES = sorted((ROOT / "tests" / "golden" / "html").glob("*.html"))
+CONSENT_PAGE = """<html><head><title>Haushalt beschlossen | Tagesblatt</title></head><body>
+<nav><a href="/">Startseite</a> <a href="/politik">Politik</a></nav>
+<div id="consent"><h2>Wir respektieren Ihre Privatsphäre</h2>
+<p>Wir setzen auf unserer Website Cookies und andere Technologien ein, um Ihnen ein optimales
+Nutzungserlebnis zu bieten. Mit einem Klick auf „Alle akzeptieren“ stimmen Sie der Verarbeitung
+Ihrer Daten durch uns und unsere Partner zu.</p>
+<p>Ihre Einwilligung können Sie jederzeit in den Datenschutzeinstellungen widerrufen.</p>
+<button>Alle akzeptieren</button><button>Einstellungen</button></div>
+<footer>© 2024 Tagesblatt</footer></body></html>"""
 
 WALLS = {
     "consent_wall": [
@@ -260,3 +270,14 @@ def test_every_rules_language_has_walls() -> None:
     languages = {p.stem for p in rules_dir.glob("*.toml")} - {"common", "languages", "sites"}
     walls = {p.stem for p in (rules_dir / "walls").glob("*.toml")}
     assert languages <= walls
+
+
+def test_an_html_consent_page_is_no_article() -> None:
+    page = normalize(RawDocument(CONSENT_PAGE, content_type="text/html"))
+    assert assess_quality(page).reason == "consent_wall"
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.name)
+def test_html_news_pages_are_articles(path: Path) -> None:
+    page = normalize(RawDocument(path.read_text(encoding="utf-8"), content_type="text/html"))
+    assert assess_quality(page).is_article
