@@ -27,6 +27,7 @@ The score is the mean of what was measured: the facts' weight (1.0 at
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -97,14 +98,14 @@ def find_related(
     # Without letter case every word yields a "name": only dates, numbers and
     # entities then count.
     caseless = {k: w for k, w in mine_specific.items() if not k.startswith("s:")}
+    words, language = frozenset(mine.words), _language(mine.data)
     best: dict[str, RelatedLink] = {}
     for candidate in candidates:
         if candidate.story_id == story_id:
             continue
         cosine = (cosines or {}).get(candidate.document_id)
-        cased = mine.cased and bool(candidate.fingerprint.data.get("cased", True))
-        facts = mine_specific if cased else caseless
-        link = _relate(facts, mine, published_at, candidate, cosine, thresholds)
+        facts = mine_specific if mine.cased else caseless
+        link = _relate(facts, words, language, published_at, candidate, cosine, thresholds)
         if link is None:
             continue
         known = best.get(candidate.story_id)
@@ -116,24 +117,25 @@ def find_related(
 
 def _relate(
     mine: dict[str, float],
-    side: Side,
+    words: frozenset[str],
+    language: str,
     published_at: datetime | None,
     candidate: Candidate,
     cosine: float | None,
     thresholds: RelatedThresholds,
 ) -> RelatedLink | None:
-    other = Side(candidate.fingerprint.data)
-    theirs = _specific(other, candidate.published_at, thresholds)
-    theirs = {k: w for k, w in theirs.items() if _date_ok(k, published_at, thresholds)}
-    shared = sorted(set(mine) & set(theirs))
-    weight = sum(min(mine[k], theirs[k]) for k in shared)
-    kinds = {k[:1] for k in shared}
-    same_language = _language(side) == _language(other) != ""
-    overlap = _word_overlap(side, other) if same_language else None
     if cosine is not None and cosine < thresholds.far_cosine:
         return None
+    other = _prepared(candidate, thresholds)
+    shared = sorted(
+        k for k in set(mine).intersection(other.facts) if _date_ok(k, published_at, thresholds)
+    )
     if len(shared) < thresholds.close_facts:
         return None
+    weight = sum(min(mine[k], other.facts[k]) for k in shared)
+    kinds = {k[:1] for k in shared}
+    same_language = language == other.language != ""
+    overlap = _overlap(words, other.words) if same_language else None
     by_facts = (
         not same_language
         and len(shared) >= thresholds.min_facts
@@ -161,14 +163,44 @@ def _relate(
     return RelatedLink(candidate.story_id, candidate.document_id, round(score, 4), evidence)
 
 
-def _language(side: Side) -> str:
-    return str(side.data.get("lang") or "").split("-", maxsplit=1)[0].lower()
+def _language(data: Mapping[str, Any]) -> str:
+    return str(data.get("lang") or "").split("-", maxsplit=1)[0].lower()
 
 
-def _word_overlap(side: Side, other: Side) -> float:
+def _overlap(mine: frozenset[str], theirs: frozenset[str]) -> float:
     """Return the share of the smaller text's distinct long-word skeletons the other has."""
-    mine, theirs = set(side.words), set(other.words)
     return len(mine & theirs) / min(len(mine), len(theirs)) if mine and theirs else 0.0
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    facts: dict[str, float]
+    words: frozenset[str]
+    language: str
+
+
+# What `_relate` reads of a candidate, by document id: a stored document's
+# fingerprint never changes, and the same recent documents are candidates
+# of document after document. Bounded; each entry is a few kB.
+_PREPARED: OrderedDict[tuple[str, RelatedThresholds], _Prepared] = OrderedDict()
+_PREPARED_SIZE = 4096
+
+
+def _prepared(candidate: Candidate, thresholds: RelatedThresholds) -> _Prepared:
+    key = (candidate.document_id, thresholds)
+    found = _PREPARED.get(key)
+    if found is not None:
+        _PREPARED.move_to_end(key)
+        return found
+    side = Side(candidate.fingerprint.data)
+    facts = _specific(side, candidate.published_at, thresholds)
+    if not side.cased:
+        facts = {k: w for k, w in facts.items() if not k.startswith("s:")}
+    found = _Prepared(facts, frozenset(side.words), _language(side.data))
+    _PREPARED[key] = found
+    while len(_PREPARED) > _PREPARED_SIZE:
+        _PREPARED.popitem(last=False)
+    return found
 
 
 def _specific(
