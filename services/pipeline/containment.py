@@ -64,10 +64,9 @@ def sketch(matching_text: str) -> tuple[np.ndarray, list[str], int]:
     """
     ordered = _shingles_in_order(matching_text)
     distinct = np.unique(ordered)
-    keys = [
-        f"{KEY_PREFIX}{int(value):08x}"
-        for value in dict.fromkeys(int(v) for v in ordered if int(v) % KEY_RATE == 0)
-    ][:KEY_COUNT]
+    chosen = ordered[ordered % KEY_RATE == 0]
+    _, first = np.unique(chosen, return_index=True)
+    keys = [f"{KEY_PREFIX}{int(value):08x}" for value in chosen[np.sort(first)][:KEY_COUNT]]
     return distinct[:SKETCH_SIZE].astype("<u4"), keys, len(distinct)
 
 
