@@ -99,6 +99,20 @@ class DocumentOut(Schema):
     relation = fields.String(allow_none=True)
     score = fields.Float(allow_none=True)
     evidence = fields.Dict(allow_none=True)
+    quality = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "`no_article` for a page without one (a consent wall, a "
+            "sign-up or block notice); null for an article."
+        },
+    )
+    quality_reason = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Why a page has no article: `consent_wall`, `signup_prompt`, "
+            "`paywall`, `adblock_wall`, `access_blocked` or `too_little_text`."
+        },
+    )
     error = fields.String(allow_none=True)
     deliveries = fields.Integer()
     raw = fields.Dict(metadata={"description": "The input as received; only with ?include=raw."})

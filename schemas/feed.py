@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 VIEWS = ("stories", "documents")
+QUALITIES = ("article", "no_article", "any")
 LANGUAGES = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?(,[a-z]{2,3}(-[A-Za-z0-9]{2,8})?)*$"
 TAG = r"[a-z][a-z0-9_-]*:[^,\s]+"
 TAGS = rf"^{TAG}(,{TAG})*$"
@@ -60,6 +61,13 @@ class FeedFilters(Schema):
         validate=validate.Length(min=1, max=200),
         metadata={"description": "Words that all occur in the title or text."},
     )
+    quality = fields.String(
+        validate=validate.OneOf(QUALITIES),
+        metadata={
+            "description": "`article` (the default): documents with an article; "
+            "`no_article`: pages without one (consent walls, block notices); `any`: both."
+        },
+    )
 
 
 class FeedQuery(FeedFilters):
@@ -106,6 +114,10 @@ class FeedItem(Schema):
     tags = fields.List(fields.String())
     translations = fields.List(fields.Nested(Translation))
     duplicates = fields.Integer()
+    related_count = fields.Integer(
+        metadata={"description": "Other stories on the same event (`/v1/stories/{id}/related`)."}
+    )
+    quality = fields.String(allow_none=True)
     link = fields.String(required=True)
 
 

@@ -1,4 +1,4 @@
-"""Stories: a canonical document and the documents that repeat or translate it."""
+"""Stories: a canonical document, the documents that repeat or translate it, related stories."""
 
 from __future__ import annotations
 
@@ -16,6 +16,23 @@ class StoryMember(Schema):
     evidence = fields.Dict(allow_none=True)
 
 
+class RelatedStory(Schema):
+    story_id = fields.String(required=True)
+    canonical_id = fields.String(required=True)
+    title = fields.String(allow_none=True)
+    language = fields.String(allow_none=True)
+    score = fields.Float(required=True)
+    evidence = fields.Dict(
+        metadata={"description": "The facts both stories state: names, entities, numbers, dates."}
+    )
+    link = fields.String(required=True)
+
+
+class RelatedList(Schema):
+    story_id = fields.String(required=True)
+    related = fields.List(fields.Nested(RelatedStory), required=True)
+
+
 class StoryOut(Schema):
     id = fields.String(required=True)
     canonical_id = fields.String(required=True)
@@ -23,3 +40,7 @@ class StoryOut(Schema):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     members = fields.List(fields.Nested(StoryMember), required=True)
+    related = fields.List(
+        fields.Nested(RelatedStory),
+        metadata={"description": "Other stories on the same event: different articles."},
+    )

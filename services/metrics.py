@@ -4,7 +4,8 @@ Multiprocess mode when `PROMETHEUS_MULTIPROC_DIR` is set: every gunicorn and
 Celery process writes its values to files in that directory and one scrape
 adds them up (`MultiProcessCollector`). The metric objects are built on first
 use, never at import, so a test or the supervisor can set the variable first.
-Labels stay low-cardinality: stage names, outcomes, reasons, exception types.
+Labels stay low-cardinality: stage names, outcomes, reasons, exception types,
+and sites as registered domains (`services.sites.site_label`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Metrics:
     rejected: Counter
     repeated: Counter
     processed: Counter
+    no_article: Counter
     stage_seconds: Histogram
     feed_latency: Histogram
     retries: Counter
@@ -124,6 +126,11 @@ def _build_metrics() -> Metrics:
         processed=Counter(
             "ingest_documents_processed", "Documents processed, by outcome.", ["outcome"]
         ),
+        no_article=Counter(
+            "ingest_no_article_documents",
+            "Documents without an article (consent walls, block notices...), by site.",
+            ["source"],
+        ),
         stage_seconds=Histogram(
             "ingest_stage_duration_seconds",
             "Time spent in each pipeline stage.",
@@ -166,15 +173,22 @@ def stream_closed() -> None:
 
 
 def record_processed(
-    result: str, seconds: Mapping[str, float], feed_seconds: float | None = None
+    result: str,
+    seconds: Mapping[str, float],
+    feed_seconds: float | None = None,
+    *,
+    site: str | None = None,
 ) -> None:
     """Count an outcome and observe its stage durations and its feed latency.
 
     The feed latency runs from acceptance to the commit that made the document
-    visible; a skipped redelivery has none.
+    visible; a skipped redelivery has none. `site`: given for a document
+    without an article, counted per site so that a crawler being blocked shows.
     """
     found = metrics()
     found.processed.labels(outcome=result).inc()
+    if site is not None:
+        found.no_article.labels(source=site).inc()
     for stage, value in seconds.items():
         found.stage_seconds.labels(stage=stage).observe(value)
     if feed_seconds is not None:

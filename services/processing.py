@@ -14,7 +14,9 @@ from services.pipeline.dedup import TRANSLATION, Assessment, Candidate, Match, a
 from services.pipeline.fingerprint import Fingerprint
 from services.pipeline.normalize import Normalized, RawDocument, matching_form
 from services.pipeline.plaintext import plain_text
+from services.pipeline.related import find_related
 from services.pipeline.tag import tag
+from services.sites import site_label
 from services.storage import documents, feed, index, stories, webhooks
 from services.storage.db import lock_keys, read_scope, session_scope
 from services.storage.models import PROCESSED, Document, utcnow
@@ -22,6 +24,7 @@ from services.storage.models import PROCESSED, Document, utcnow
 NEW_STORY = "new_story"
 SKIPPED = "skipped"
 NO_TEXT = "no_text"
+NO_ARTICLE = "no_article"
 
 # Documents a task processes together: one message, and one transaction
 # each to claim, look up and record them all.
@@ -30,14 +33,17 @@ BATCH = 8
 
 @dataclass(frozen=True)
 class Outcome:
-    """What processing did: `new_story`, a relation name, `skipped` or `no_text`.
+    """What processing did: `new_story`, a relation name, `no_article`, `skipped` or `no_text`.
 
     `feed_seconds`: from acceptance to the commit that put it in the feed.
+    `site`: the registered domain of a `no_article` document's URL or
+    source (`metrics.site_label`), for counting blocked crawls per site.
     """
 
     result: str
     seconds: dict[str, float]
     feed_seconds: float | None = None
+    site: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,16 +109,19 @@ def process(
         for i, analysis in analyses.items()
         if i not in empty
     ]
+    # A page without an article is matched with nothing: it joins no story,
+    # and walls of one site form none together.
+    articles = [item for item in pending if item.analysis.quality.is_article]
     started = time.perf_counter()
     # Look candidates up before taking any lock: the lookup is most of the
     # matching work, and on SQLite a write transaction excludes every other.
     with read_scope(factory) as session:
         horizon = feed.head(session)
-        for item in pending:
+        for item in articles:
             item.lookup = index.find_candidates(
                 session, item.analysis.fingerprint, exclude_id=item.document_id
             )
-    for item in pending:
+    for item in articles:
         item.assessments = _assess(item.analysis, item.lookup.candidates)
     lookup_share = (time.perf_counter() - started) / max(1, len(pending))
     for item in pending:
@@ -131,7 +140,11 @@ def process(
             outcomes[item.document_id] = Outcome(SKIPPED, item.seconds)
         else:
             fed = max((committed - item.received_at).total_seconds(), 0.0)
-            outcomes[item.document_id] = Outcome(item.result, item.seconds, fed)
+            site = None
+            if item.result == NO_ARTICLE:
+                raw = delivery.raw[item.document_id]
+                site = site_label(_text(raw.get("url")), item.analysis.normalized.source)
+            outcomes[item.document_id] = Outcome(item.result, item.seconds, fed, site)
     return Processed(
         {i: outcomes[i] for i in claimed}, alone=delivery.alone, webhooks=tuple(behind)
     )
@@ -162,7 +175,9 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
     the end of the transaction.
     """
     started = time.perf_counter()
-    fingerprints = [item.analysis.fingerprint for item in pending]
+    fingerprints = [
+        item.analysis.fingerprint for item in pending if item.analysis.quality.is_article
+    ]
     # Documents that could match each other share a key or the content
     # hash: locking those serializes exactly the pairs that could race.
     lock_keys(session, [key for f in fingerprints for key in (f.content_hash, *f.keys)])
@@ -174,11 +189,19 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
     recorded: list[_Pending] = []
     entries: list[feed.NewEntry] = []
     batch: list[Candidate] = []
+    links: list[stories.NewLink] = []
     timed = 0.0  # spent on the documents themselves
     for item in pending:
         if item.document_id not in waiting:
             continue
         item_started = time.perf_counter()
+        if not item.analysis.quality.is_article:
+            entries.append(_record(session, item, None))
+            item.result = NO_ARTICLE
+            item.seconds["store"] = time.perf_counter() - item_started
+            timed += time.perf_counter() - item_started
+            recorded.append(item)
+            continue
         fingerprint = item.analysis.fingerprint
         # Weighed as if recorded before the lookup: those that would have
         # been among its candidates.
@@ -198,10 +221,23 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
             item.analysis, [c for c in late if c.document_id not in weighed]
         )
         match = conclude(item.assessments)
+        analysis = item.analysis
+        story_id = match.story_id if match is not None else None
+        found = find_related(
+            fingerprint,
+            analysis.normalized.published_at,
+            [assessment.candidate for assessment in item.assessments],
+            story_id=story_id,
+        )
         decided = time.perf_counter()
         entry = _record(session, item, match)
         entries.append(entry)
-        analysis = item.analysis
+        links += [
+            stories.NewLink(
+                entry.story_id, item.document_id, r.story_id, r.document_id, r.score, r.evidence
+            )
+            for r in found
+        ]
         batch.append(
             Candidate(
                 item.document_id,
@@ -218,6 +254,7 @@ def _record_all(session: Session, pending: list[_Pending], horizon: int) -> list
         recorded.append(item)
     # Rows of every kind go in together, the feed's last.
     index.add(session, batch)
+    stories.link_related(session, links)
     documents.add_tags(session, {item.document_id: item.tags for item in recorded})
     feed.append(session, entries)
     # The transaction's own statements (locks, checks, the feed) are shared
@@ -263,6 +300,8 @@ def _record(session: Session, item: _Pending, match: Match | None) -> feed.NewEn
         "content_hash": analysis.fingerprint.content_hash,
         "tags": item.tags,
         "story_id": story.id,
+        "quality": analysis.quality.value,
+        "quality_reason": analysis.quality.reason,
     }
     documents.record(session, document_id, found, link, source=normalized.source)
     return feed.NewEntry(document_id, story.id, story.revision, story_update)

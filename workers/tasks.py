@@ -151,7 +151,9 @@ def _process(self: PipelineTask, document_ids: list[str]) -> processing.Processe
             self.retry_transient(exc)
         raise
     for document_id, outcome in processed.outcomes.items():
-        metrics.record_processed(outcome.result, outcome.seconds, outcome.feed_seconds)
+        metrics.record_processed(
+            outcome.result, outcome.seconds, outcome.feed_seconds, site=outcome.site
+        )
         with logs.document_context(document_id):
             log.info("document %s: %s", document_id, outcome.result)
     if processed.fed:

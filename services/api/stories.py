@@ -1,4 +1,5 @@
-"""GET /v1/stories/{id}: a story's canonical document and its members."""
+"""GET /v1/stories/{id} (a story's canonical document, members and related stories) and
+GET /v1/stories/{id}/related (its related coverage)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
-from schemas.stories import StoryOut
+from schemas.stories import RelatedList, StoryOut
 from services.api import resources
 from services.api.auth import READ, requires
 from services.api.problems import abort
@@ -45,4 +47,33 @@ class Story(MethodView):
                 }
                 for member in members
             ],
+            "related": _related(session, story_id),
         }
+
+
+@bp.route("/stories/<string:story_id>/related")
+class Related(MethodView):
+    @requires(READ)
+    @bp.etag
+    @bp.response(200, RelatedList)
+    def get(self, story_id: str) -> Any:
+        """Return the other stories on the same event, best linked first."""
+        session = resources.session()
+        if stories.get(session, story_id) is None:
+            abort(404, f"No story {story_id}.")
+        return {"story_id": story_id, "related": _related(session, story_id)}
+
+
+def _related(session: Session, story_id: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "story_id": found.story_id,
+            "canonical_id": found.canonical_id,
+            "title": found.title,
+            "language": found.language,
+            "score": found.score,
+            "evidence": found.evidence,
+            "link": f"/v1/stories/{found.story_id}",
+        }
+        for found in stories.related(session, story_id)
+    ]

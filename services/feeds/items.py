@@ -30,6 +30,7 @@ def make_filter(query: Mapping[str, Any]) -> Filter:
         since=query.get("since"),
         until=query.get("until"),
         q=q,
+        quality=query.get("quality") or feed.ARTICLE,
     )
 
 
@@ -48,6 +49,8 @@ def filter_params(flt: Filter) -> dict[str, Any]:
         params["until"] = flt.until
     if flt.q:
         params["q"] = flt.q
+    if flt.quality != feed.ARTICLE:
+        params["quality"] = flt.quality
     return params
 
 
@@ -86,6 +89,8 @@ def build(page: Page) -> list[dict[str, Any]]:
                     for document_id, language, title in page.translations.get(entry.story_id, [])
                 ],
                 "duplicates": page.duplicates.get(entry.story_id, 0),
+                "related_count": page.related.get(entry.story_id, 0),
+                "quality": shown.quality,
                 "link": f"/v1/stories/{entry.story_id}",
             }
         )
@@ -95,7 +100,7 @@ def build(page: Page) -> list[dict[str, Any]]:
 def read(session: Session, flt: Filter, *, after: int, limit: int) -> dict[str, Any]:
     """Return a page of items after the position `after`, and the cursor to go on from.
 
-    Four queries whatever the page size. `next_cursor` is the last item's
+    Five queries whatever the page size. `next_cursor` is the last item's
     cursor, or `after` again when nothing new matched.
     """
     entries = feed.entries(session, flt, after=after, limit=limit)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from services.pipeline.fingerprint import Fingerprint, fingerprint
 from services.pipeline.language import LanguageGuess, detect_language
 from services.pipeline.normalize import Normalized, RawDocument, normalize
+from services.pipeline.quality import Quality, assess_quality
 from services.pipeline.tag import Tag, tag
 
 STAGES = ("normalize", "language", "tag", "fingerprint")
@@ -22,16 +23,19 @@ class Analysis:
     tags: list[Tag]
     fingerprint: Fingerprint
     seconds: dict[str, float] = field(default_factory=dict)
+    quality: Quality = field(default_factory=Quality)
 
 
 def analyze(raw: RawDocument, clock: Callable[[], float] = time.perf_counter) -> Analysis:
     """Normalize, detect the language, tag and fingerprint one document.
 
-    Pure apart from the clock; `seconds` holds each stage's duration.
+    Pure apart from the clock; `seconds` holds each stage's duration. Whether
+    the page carries an article at all is part of normalization.
     """
     seconds: dict[str, float] = {}
     started = clock()
     normalized = normalize(raw)
+    quality = assess_quality(normalized)
     seconds["normalize"], started = clock() - started, clock()
     language = detect_language(normalized.text, raw.language)
     seconds["language"], started = clock() - started, clock()
@@ -39,7 +43,7 @@ def analyze(raw: RawDocument, clock: Callable[[], float] = time.perf_counter) ->
     seconds["tag"], started = clock() - started, clock()
     print_ = fingerprint(normalized, language.code, tags)
     seconds["fingerprint"] = clock() - started
-    return Analysis(normalized, language, tags, print_, seconds)
+    return Analysis(normalized, language, tags, print_, seconds, quality)
 
 
 def warm() -> None:

@@ -7,7 +7,11 @@ Three relations, tried in this order for each candidate:
   the stored MinHash signatures) of at least `near_jaccard` (0.5), or, in the
   same language, the smaller text contained at `near_containment` (0.85) in
   the larger with Jaccard at least `near_min_jaccard` (0.35): a
-  re-publication with a changed headline, added boilerplate or cut paragraphs.
+  re-publication with a changed headline, added boilerplate or cut paragraphs;
+  or more than `near_contained` (0.5) of the shorter text's word 5-shingles
+  found in the longer one (`containment`), on at least
+  `near_contained_sample` (20) of them: a copy cut short or re-edited, whose
+  Jaccard similarity is low. Its evidence has `rule: containment`.
 - `translation`: different languages and language-independent evidence
   (dates, numbers, tag ids, transliterated name skeletons, word skeletons).
   The score is
@@ -62,6 +66,8 @@ from typing import Any
 
 import numpy as np
 
+from services.pipeline.containment import decode as decode_sketch
+from services.pipeline.containment import measure_containment
 from services.pipeline.fingerprint import (
     Fingerprint,
     decode_signature,
@@ -102,6 +108,8 @@ class Thresholds:
     near_jaccard: float = 0.5
     near_containment: float = 0.85
     near_min_jaccard: float = 0.35
+    near_contained: float = 0.5
+    near_contained_sample: int = 20
     translation_score: float = 0.5
     translation_strength: float = 8.0
     position_tolerance: float = 0.15
@@ -251,6 +259,20 @@ def _assess(
         and jaccard >= thresholds.near_min_jaccard
     ):
         return _match(candidate, NEAR, jaccard, near), None
+    # Texts that share no MinHash value share next to no shingles: most
+    # candidates are spared the sketch comparison.
+    contained = (
+        measure_containment(mine.sketch, mine.shingles, theirs.sketch, theirs.shingles)
+        if jaccard > 0
+        else None
+    )
+    if (
+        contained is not None
+        and contained.value > thresholds.near_contained
+        and contained.sample >= thresholds.near_contained_sample
+    ):
+        evidence = {**near, **contained.to_json(), "rule": "containment"}
+        return _match(candidate, NEAR, contained.value, evidence), None
     if _same_language(language, candidate.language):
         return None, None
     if language.lower() in _UNDETERMINED or candidate.language.lower() in _UNDETERMINED:
@@ -325,6 +347,14 @@ class Side:
     @functools.cached_property
     def signature(self) -> np.ndarray:
         return decode_signature(str(self.data.get("mh", "")))
+
+    @functools.cached_property
+    def sketch(self) -> np.ndarray:
+        return decode_sketch(str(self.data.get("cs", "")))
+
+    @property
+    def shingles(self) -> int:
+        return int(self.data.get("nc", 0))
 
     @functools.cached_property
     def groups(self) -> dict[str, set[str]]:

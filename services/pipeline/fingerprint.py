@@ -4,7 +4,8 @@ A fingerprint has three parts, all derived from the normalized document:
 
 - `content_hash`: SHA-256 of the matching form of the body (exact duplicates).
 - `data`: what `dedup.decide` compares, stored with the document (JSON,
-  about 1.5 kB): a MinHash signature of word shingles (near duplicates) and
+  about 1.5 kB, and up to 1.4 kB of containment sketch, `cs` with its
+  shingle count `nc`): a MinHash signature of word shingles (near duplicates) and
   the evidence that survives translation, each item with its first relative
   position in the text (`ev`): dates as ISO month-day and year-month,
   numbers in canonical form (scale words applied: 1,5 млн, 25亿, 3 करोड़),
@@ -35,12 +36,14 @@ A fingerprint has three parts, all derived from the normalized document:
   ``nn:<s>|<n>``        one of the three most frequent name skeletons with
                         one of the three most specific numbers (ditto)
   ``tg:<id1>|<id2>``    a pair of entity tag ids, at least one not a country
+  ``cs:<hex>``          word 5-shingles chosen by their hash, the first 16
+                        (`containment`): a cut or re-edited copy
   ====================  ==================================================
 
-  Every key but ``lsh:`` survives translation, and a document with any
-  number or word of five letters has some (single keys make sure of it).
-  At most 150 keys per document (42 + 20 + 6 + 12 + 25 + 10 + 9 + 10 =
-  134). A single key that many documents share costs nothing more: the
+  Every key but ``lsh:`` and ``cs:`` survives translation, and a document
+  with any number or word of five letters has some (single keys make sure
+  of it). At most 150 keys per document (42 + 20 + 6 + 12 + 25 + 10 + 9 +
+  10 + 16 = 150). A single key that many documents share costs nothing more: the
   lookup reads only its newest postings, and candidates sharing more keys
   rank first. Changing `FingerprintSettings`, the skeleton or `DATA_VERSION`
   changes the keys: stored documents must then be fingerprinted again.
@@ -169,7 +172,7 @@ def fingerprint(
 
     signature, shingle_count = minhash(normalized.matching_text, settings)
     paragraphs = [p for p in [normalized.title or "", *normalized.paragraphs] if p]
-    evidence = _extract_evidence(paragraphs, tags, lexicon)
+    evidence = _extract_evidence(paragraphs, tags, lexicon, titled=bool(normalized.title))
 
     data: dict[str, Any] = {
         "v": DATA_VERSION,
@@ -187,10 +190,17 @@ def fingerprint(
         text = "\n".join(paragraphs)
         data["emb"] = [round(x, 5) for x in embedder.embed([text])[0]] if text else []
 
+    # Imported here: the containment sketch builds on this module's shingles.
+    from services.pipeline import containment
+
+    bottom, contained_keys, data["nc"] = containment.sketch(normalized.matching_text)
+    data["cs"] = containment.encode(bottom)
+
     keys: list[str] = []
     if shingle_count:
         keys.extend(band_keys(signature, settings))
     keys.extend(_evidence_keys(evidence, settings))
+    keys.extend(contained_keys)
     return Fingerprint(content_hash=digest, keys=tuple(dict.fromkeys(keys)), data=data)
 
 
@@ -224,11 +234,12 @@ _WORD = re.compile(r"\w+")
 _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
-def shingle_hashes(matching_text: str, size: int) -> np.ndarray:
-    """Return the distinct 32-bit hashes of the text's word shingles.
+def shingle_hashes(matching_text: str, size: int, *, ordered: bool = False) -> np.ndarray:
+    """Return the distinct 32-bit hashes of the text's word shingles, sorted.
 
-    Scripts written without spaces (Chinese, Japanese, Thai) count each
-    character as a word. Deterministic across processes (CRC-32 based).
+    With `ordered`, every shingle's hash in text order instead. Scripts
+    written without spaces (Chinese, Japanese, Thai) count each character
+    as a word. Deterministic across processes (CRC-32 based).
     """
     tokens: list[str] = []
     for word in _WORD.findall(matching_text):
@@ -253,7 +264,7 @@ def shingle_hashes(matching_text: str, size: int) -> np.ndarray:
         mixed ^= mixed >> np.uint64(31)
         mixed *= np.uint64(0xBF58476D1CE4E5B9)
         mixed ^= mixed >> np.uint64(29)
-    return np.unique(mixed & _MAX_HASH)
+    return mixed & _MAX_HASH if ordered else np.unique(mixed & _MAX_HASH)
 
 
 @functools.cache
@@ -524,7 +535,11 @@ def _unmark(text: str) -> str:
     return unicodedata.normalize("NFC", kept)
 
 
-def _extract_evidence(paragraphs: list[str], tags: Sequence[Tag], lexicon: Lexicon) -> Evidence:
+def _extract_evidence(
+    paragraphs: list[str], tags: Sequence[Tag], lexicon: Lexicon, *, titled: bool = True
+) -> Evidence:
+    # `titled`: the first paragraph is a title, whose words are capitalised
+    # whether or not they are names; a body's first paragraph is prose.
     evidence = Evidence()
     folded = [_fold(p) for p in paragraphs]
     total = max(1, sum(len(p) + 2 for p in folded))
@@ -570,7 +585,7 @@ def _extract_evidence(paragraphs: list[str], tags: Sequence[Tag], lexicon: Lexic
                     if word[0].islower():
                         lowercase.add(lower)
                         continue
-                    initial = index == 0 or _starts_sentence(unmarked, start)
+                    initial = (index == 0 and titled) or _starts_sentence(unmarked, start)
                     if not initial or (len(word) > 1 and word.isupper()):
                         capitalized[word] += 1
                         first_seen.setdefault(word, position)

@@ -18,7 +18,7 @@ import tomllib
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,9 @@ class Normalized:
     published_at: datetime | None
     source: str | None
     matching_text: str
+    # Lines dropped as chrome or metadata; not part of the normal form (a
+    # second pass finds none), so equality ignores it.
+    dropped_lines: int = field(default=0, compare=False)
 
     @property
     def paragraphs(self) -> list[str]:
@@ -194,6 +197,7 @@ def normalize(raw: RawDocument, rules: Rules | None = None) -> Normalized:
     chrome_free, facts = _strip_chrome(paragraphs, rules)
     keyed = _drop_repeats(chrome_free, rules)
     title, keyed = _take_title(_field(raw.title) or _field(page.title), keyed, rules)
+    dropped_lines = len(paragraphs) - len(chrome_free)
     if not keyed:
         keyed = [(p, matching_form(p)) for p in dict.fromkeys(paragraphs)]
     body = [p for p, _ in keyed]
@@ -211,6 +215,7 @@ def normalize(raw: RawDocument, rules: Rules | None = None) -> Normalized:
         ),
         # Equal to matching_form(text): the form works line by line.
         matching_text="\n\n".join(key for _, key in keyed),
+        dropped_lines=dropped_lines,
     )
 
 
@@ -416,6 +421,17 @@ def _strip_chrome(paragraphs: Sequence[str], rules: Rules) -> tuple[list[str], _
         elif not _is_metadata(text, key, rules, facts):
             kept.append(text)
     return kept, facts
+
+
+def is_chrome(text: str, rules: Rules) -> bool:
+    """Return whether normalization drops the line as chrome or metadata (on its own).
+
+    Pure; a body line survives normalization only when every line was chrome.
+    """
+    if len(text) > rules.short_line:
+        return False
+    key = matching_form(text)
+    return key.strip(_EDGE) in rules.block_markers or _is_metadata(text, key, rules, _Facts())
 
 
 def _is_metadata(text: str, key: str, rules: Rules, facts: _Facts) -> bool:

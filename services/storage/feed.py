@@ -27,11 +27,15 @@ from sqlalchemy.orm import Session, defer
 
 from services.storage.db import FEED_LOCK, lock
 from services.storage.models import Document, DocumentTag, FeedEntry, table
+from services.storage.stories import related_counts
 
 STORIES = "stories"
 DOCUMENTS = "documents"
 DUPLICATES = ("exact_duplicate", "near_duplicate")
 TRANSLATION = "translation"
+ARTICLE = "article"
+NO_ARTICLE = "no_article"
+ANY_QUALITY = "any"
 
 # Must stay character for character the expression of the index in migration
 # 0002, or PostgreSQL cannot use the index.
@@ -47,7 +51,9 @@ class Filter:
     """What a consumer asks for; every field narrows the feed (AND).
 
     `languages` and `sources` match any of their values; `tags` is a list of
-    groups: the document carries at least one tag of every group.
+    groups: the document carries at least one tag of every group. `quality`:
+    `article` (documents with an article, the default), `no_article` (pages
+    without one) or `any`.
     """
 
     languages: tuple[str, ...] = ()
@@ -57,6 +63,7 @@ class Filter:
     until: datetime | None = None
     q: str | None = None
     view: str = STORIES
+    quality: str = ARTICLE
 
     def to_json(self) -> dict[str, Any]:
         """Return the filter as JSON-safe data (what a webhook stores)."""
@@ -68,6 +75,7 @@ class Filter:
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
             "q": self.q,
+            "quality": self.quality,
         }
 
     @classmethod
@@ -81,18 +89,20 @@ class Filter:
             since=datetime.fromisoformat(data["since"]) if data.get("since") else None,
             until=datetime.fromisoformat(data["until"]) if data.get("until") else None,
             q=data.get("q"),
+            quality=data.get("quality") or ARTICLE,
         )
 
 
 @dataclass
 class Page:
-    """A page of entries with what their items show, loaded in four queries."""
+    """A page of entries with what their items show, loaded in five queries."""
 
     view: str
     entries: list[FeedEntry]
     shown: dict[str, Document]
     translations: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
     duplicates: dict[str, int] = field(default_factory=dict)
+    related: dict[str, int] = field(default_factory=dict)
 
     def document(self, entry: FeedEntry) -> Document:
         """Return the document the entry shows in this page's view."""
@@ -157,6 +167,10 @@ def _conditions(session: Session, flt: Filter) -> list[ColumnElement[bool]]:
         )
     if flt.q:
         conditions.append(_search(session, flt.q))
+    if flt.quality == ARTICLE:
+        conditions.append(Document.quality.is_(None))
+    elif flt.quality != ANY_QUALITY:
+        conditions.append(Document.quality == flt.quality)
     return conditions
 
 
@@ -206,7 +220,7 @@ def load(session: Session, found: list[FeedEntry], view: str) -> Page:
 
     The story view shows each story's canonical document, the document view
     the entry's own; both list the story's translations and count its
-    duplicates as they are now.
+    duplicates and related stories as they are now.
     """
     story_ids = sorted({entry.story_id for entry in found})
     if not found:
@@ -240,7 +254,7 @@ def load(session: Session, found: list[FeedEntry], view: str) -> Page:
             .group_by(Document.story_id)
         )
     }
-    return Page(view, found, shown, translations, duplicates)
+    return Page(view, found, shown, translations, duplicates, related_counts(session, story_ids))
 
 
 def tag_counts(session: Session, kind: str | None, limit: int) -> list[tuple[str, int, str | None]]:

@@ -107,6 +107,10 @@ class Document(Base):
     relation: Mapped[str | None] = mapped_column(String(32))
     score: Mapped[float | None] = mapped_column(Float)
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # `no_article` for a page that carries none (a consent wall, a block
+    # notice), with the reason; None for an article.
+    quality: Mapped[str | None] = mapped_column(String(16))
+    quality_reason: Mapped[str | None] = mapped_column(String(64))
 
 
 class Story(Base):
@@ -117,6 +121,29 @@ class Story(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class StoryLink(Base):
+    """Two stories that cover one event: different articles, linked as `related`.
+
+    Stored in both directions, so a story's links are one range of the
+    primary key; `document_id` and `related_document_id` are the documents
+    whose shared facts made the link (`evidence`).
+    """
+
+    __tablename__ = "story_links"
+
+    story_id: Mapped[str] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True
+    )
+    related_story_id: Mapped[str] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True
+    )
+    document_id: Mapped[str] = mapped_column(String(36))
+    related_document_id: Mapped[str] = mapped_column(String(36))
+    score: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Signature(Base):

@@ -113,7 +113,7 @@ def test_edited_republication_is_a_near_duplicate() -> None:
 
 def test_near_duplicate_threshold_is_configurable() -> None:
     edited = republish(seed("000"))
-    strict = Thresholds(near_jaccard=0.99, near_containment=1.01)
+    strict = Thresholds(near_jaccard=0.99, near_containment=1.01, near_contained=1.0)
     assert (
         decide(fingerprint_of(edited, "en"), "en", None, [candidate("000")], thresholds=strict)
         is None
