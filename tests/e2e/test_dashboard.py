@@ -13,11 +13,10 @@ from playwright.sync_api import Request, Route, expect, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.config import Config
+from services.queue import create_celery, enqueue_processing
 from services.storage.db import make_engine, make_sessionmaker
 from services.storage.models import Document
 from tests.e2e.conftest import serve
-from workers.celery_app import create_celery
-from workers.tasks import enqueue_processing
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

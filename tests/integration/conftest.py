@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.app import create_app
 from services.config import Config
+from services.queue import create_celery
 from services.storage.db import make_engine, make_sessionmaker
 from services.storage.models import (
     PROCESSING,
@@ -32,7 +33,6 @@ from services.storage.models import (
     MatchKey,
     Story,
 )
-from workers.celery_app import create_celery
 from workers.tasks import PipelineTask
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,9 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.logs import JsonFormatter
+from services.queue import enqueue_processing
 from services.storage.models import Document
 from tests.integration.conftest import wait_for
-from workers.tasks import enqueue_processing
 
 
 def _samples(client: FlaskClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

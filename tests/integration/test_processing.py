@@ -79,7 +79,7 @@ def test_a_failing_document_is_marked_failed_and_can_be_retried(
     with sessions.begin() as session:
         broken = Document(raw={"content_type": "text/plain"}, deliveries=0)
         session.add(broken)
-    from workers.tasks import enqueue_processing
+    from services.queue import enqueue_processing
 
     enqueue_processing(client.application.extensions["ingest"].celery, [broken.id])
     wait_for(lambda: _status(client, broken.id) == FAILED)
@@ -100,7 +100,7 @@ def test_a_failing_document_in_a_batch_fails_alone(
     with sessions.begin() as session:
         broken = Document(raw={"content_type": "text/plain"}, deliveries=0)
         session.add(broken)
-    from workers.tasks import enqueue_processing
+    from services.queue import enqueue_processing
 
     batch = [good[0], broken.id, good[1]]
     assert enqueue_processing(client.application.extensions["ingest"].celery, batch) == batch

@@ -18,11 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from services import processing
 from services.api.sender import Sender
 from services.config import Config
+from services.queue import PROCESS_DOCUMENT, PROCESS_DOCUMENTS, create_celery
 from services.storage import documents
 from services.storage.models import Document
 from tests.integration.conftest import wait_for
-from workers.celery_app import create_celery
-from workers.tasks import PROCESS_DOCUMENT, PROCESS_DOCUMENTS
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Imports run one way.
 
-The rule: `services/pipeline/` does no I/O and imports no web, queue or
-database framework, nor the storage or the API.
+The rules: `services/pipeline/` does no I/O and imports no web, queue or
+database framework, nor the storage or the API; and `services` never imports
+`workers` (the workers import the services, which hold the queue's sending
+side in `services/queue.py`).
 """
 
 from __future__ import annotations
@@ -46,3 +48,11 @@ def test_pipeline_modules_import_no_framework() -> None:
         for name in _imports(module):
             root_matches = {f for f in FORBIDDEN if _within(name, f)}
             assert not root_matches, f"{module.name} imports {name}"
+
+
+def test_services_never_import_workers() -> None:
+    modules = sorted((ROOT / "services").rglob("*.py"))
+    assert modules, "no service modules found"
+    for module in modules:
+        for name in _imports(module):
+            assert not _within(name, "workers"), f"{module.relative_to(ROOT)} imports {name}"
