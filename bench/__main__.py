@@ -201,16 +201,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             factory = scale.sessions_for(scale_url)
             stored = scale.process_queued(factory, payloads[: settings.stage_documents])
             factory.kw["bind"].dispose()
-            points = scale.measure(
-                scale_url,
-                config,
+            plan = scale.Plan(
                 seed=args.seed,
                 start=settings.stage_documents,
                 sizes=sizes,
                 probes=settings.probes,
                 feed_repeats=settings.feed_repeats,
-                pool=pool,
             )
+            points = scale.measure(scale_url, config, plan, pool=pool)
         phases = {"scale": time.monotonic() - started}
         # Right before and right after the sustained run: the ratio compares
         # it with the mean of the two, on a machine whose speed drifts.

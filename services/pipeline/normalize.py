@@ -419,9 +419,11 @@ def _strip_chrome(paragraphs: Sequence[str], rules: Rules) -> tuple[list[str], _
 
 
 def _is_metadata(text: str, key: str, rules: Rules, facts: _Facts) -> bool:
-    if key.strip(_EDGE) in rules.chrome_lines:
-        return True
-    if rules.chrome_prefix.search(key) or rules.chrome_contains.search(key):
+    if (
+        key.strip(_EDGE) in rules.chrome_lines
+        or rules.chrome_prefix.search(key)
+        or rules.chrome_contains.search(key)
+    ):
         return True
     for kind in _LABEL_KINDS:
         label = rules.labels[kind].match(key)

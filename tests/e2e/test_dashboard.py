@@ -58,13 +58,10 @@ def _status(url: str, document_id: str, headers: dict[str, str]) -> str:
     return str(response.json()["status"])
 
 
-def test_dashboard_shows_documents_and_retries_a_failed_one(
-    api_url: str,
-    config: Config,
-    sessions: sessionmaker[Session],
-    api_token: str,
-    auth_headers: dict[str, str],
-) -> None:
+def _processed_and_failed(
+    api_url: str, config: Config, sessions: sessionmaker[Session], auth_headers: dict[str, str]
+) -> tuple[str, str]:
+    """Store one processed document and one that fails; return its title and the failed id."""
     title = f"Harbour terminal opens {uuid.uuid4().hex[:6]}"
     content = "The harbour authority opened a ferry terminal on Tuesday.\n\nIt cost 40 million."
     response = requests.post(
@@ -79,13 +76,24 @@ def test_dashboard_shows_documents_and_retries_a_failed_one(
     with sessions.begin() as session:
         broken = Document(raw={"content_type": "text/plain", "title": "Broken"}, deliveries=0)
         session.add(broken)
+    broken_id = str(broken.id)
     celery = create_celery(config)
     try:
-        enqueue_processing(celery, [broken.id])
+        enqueue_processing(celery, [broken_id])
     finally:
         celery.close()
-    _wait_for(lambda: _status(api_url, broken.id, auth_headers) == "failed")
+    _wait_for(lambda: _status(api_url, broken_id, auth_headers) == "failed")
+    return title, broken_id
 
+
+def test_dashboard_shows_documents_and_retries_a_failed_one(
+    api_url: str,
+    config: Config,
+    sessions: sessionmaker[Session],
+    api_token: str,
+    auth_headers: dict[str, str],
+) -> None:
+    title, broken_id = _processed_and_failed(api_url, config, sessions, auth_headers)
     sent_keys: list[str | None] = []
 
     def _record(route: Route, request: Request) -> None:
@@ -114,7 +122,7 @@ def test_dashboard_shows_documents_and_retries_a_failed_one(
             expect(page.locator("#stories")).to_contain_text(title)
             story = page.locator("#stories tr", has_text=title)
             expect(story.locator(".lang")).to_have_text(["en"])
-            failed_row = page.locator(f'#failed tr[data-document-id="{broken.id}"]')
+            failed_row = page.locator(f'#failed tr[data-document-id="{broken_id}"]')
             expect(failed_row).to_contain_text("KeyError")
             expect(page.locator("#count-processed")).not_to_have_text("–")
             expect(page.locator("#throughput-chart polyline")).to_have_count(2)
@@ -122,12 +130,12 @@ def test_dashboard_shows_documents_and_retries_a_failed_one(
             page.screenshot(path=str(SCREENSHOT), full_page=True)
 
             with sessions.begin() as session:
-                repaired = session.get(Document, broken.id)
+                repaired = session.get(Document, broken_id)
                 assert repaired is not None
                 repaired.raw = {"content": "Repaired content for the retry.", "title": "Fixed"}
             failed_row.locator("button").click()
             expect(page.locator("#flash")).to_contain_text("Re-queued")
-            _wait_for(lambda: _status(api_url, broken.id, auth_headers) == "processed")
+            _wait_for(lambda: _status(api_url, broken_id, auth_headers) == "processed")
             expect(failed_row).to_have_count(0, timeout=10_000)
             assert sent_keys == [f"Bearer {api_token}"]
             # The one 401 is the summary read before the key was pasted.

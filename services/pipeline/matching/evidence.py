@@ -66,16 +66,7 @@ def evidence_weight(key: str) -> float:
     """
     kind, _, value = key.partition(":")
     if kind == "n":
-        if "." in value:
-            return 2.5
-        number = int(value) if value.isdigit() else 0
-        if 1900 <= number <= 2100 or number < 100:
-            return 1.0
-        return 2.0 if number < 1000 else 3.0
-    if kind == "d":
-        return 3.0
-    if kind == "m":
-        return 1.5
+        return _number_weight(value)
     if kind == "s":
         return 1.0 if len(value) < 4 else 2.0
     if kind == "t":
@@ -83,7 +74,20 @@ def evidence_weight(key: str) -> float:
         if tag_kind == "country":
             return 1.0
         return 3.0 if tag_kind.startswith("org") else 2.0
-    return 1.0
+    return _KIND_WEIGHTS.get(kind, 1.0)
+
+
+# A day of a month (d:) and a year-month (m:), whatever their value.
+_KIND_WEIGHTS = {"d": 3.0, "m": 1.5}
+
+
+def _number_weight(value: str) -> float:
+    if "." in value:
+        return 2.5
+    number = int(value) if value.isdigit() else 0
+    if 1900 <= number <= 2100 or number < 100:
+        return 1.0
+    return 2.0 if number < 1000 else 3.0
 
 
 @dataclass
