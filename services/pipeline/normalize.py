@@ -238,7 +238,7 @@ _ODD_SPACE = re.compile(r"[^\S \n]")
 _SPACE_RUN = re.compile(r"  +")
 _SPACE_EDGE = re.compile(r" +\n *|\n +")
 # Mojibake starts with a character that a UTF-8 lead byte decodes to; without
-# one, ftfy's slower detector (0.15 ms per 5 KB) need not run.
+# one, ftfy's slower detector need not run (docs/performance.md).
 _MOJIBAKE_LEAD = re.compile(
     "[{utf8_first_of_2}{utf8_first_of_3}{utf8_first_of_4}]".format(**UTF8_CLUES)
 )
