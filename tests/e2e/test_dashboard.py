@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from services.queue import create_celery, enqueue_processing
 from services.storage.db import make_engine, make_sessionmaker
 from services.storage.models import Document
 from tests.e2e.conftest import serve
+from tests.helpers import http_status, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -44,20 +44,6 @@ def sessions(config: Config) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
-def _wait_for(predicate: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
-def _status(url: str, document_id: str, headers: dict[str, str]) -> str:
-    response = requests.get(f"{url}/v1/documents/{document_id}", headers=headers, timeout=10)
-    return str(response.json()["status"])
-
-
 def _processed_and_failed(
     api_url: str, config: Config, sessions: sessionmaker[Session], auth_headers: dict[str, str]
 ) -> tuple[str, str]:
@@ -71,7 +57,7 @@ def _processed_and_failed(
         timeout=10,
     )
     seeded = response.json()["id"]
-    _wait_for(lambda: _status(api_url, seeded, auth_headers) == "processed")
+    wait_for(lambda: http_status(api_url, seeded, auth_headers) == "processed")
     # A stored row whose raw payload lost its content cannot be processed.
     with sessions.begin() as session:
         broken = Document(raw={"content_type": "text/plain", "title": "Broken"}, deliveries=0)
@@ -82,7 +68,7 @@ def _processed_and_failed(
         enqueue_processing(celery, [broken_id])
     finally:
         celery.close()
-    _wait_for(lambda: _status(api_url, broken_id, auth_headers) == "failed")
+    wait_for(lambda: http_status(api_url, broken_id, auth_headers) == "failed")
     return title, broken_id
 
 
@@ -135,7 +121,7 @@ def test_dashboard_shows_documents_and_retries_a_failed_one(
                 repaired.raw = {"content": "Repaired content for the retry.", "title": "Fixed"}
             failed_row.locator("button").click()
             expect(page.locator("#flash")).to_contain_text("Re-queued")
-            _wait_for(lambda: _status(api_url, broken_id, auth_headers) == "processed")
+            wait_for(lambda: http_status(api_url, broken_id, auth_headers) == "processed")
             expect(failed_row).to_have_count(0, timeout=10_000)
             assert sent_keys == [f"Bearer {api_token}"]
             # The one 401 is the summary read before the key was pasted.

@@ -13,7 +13,8 @@ from services.config import Config
 from services.queue import SWEEP, create_celery
 from services.storage.models import PROCESSED, Document
 from services.supervisor import free_port, start_redis
-from tests.integration.conftest import wait_for, worker_process
+from tests.helpers import wait_for
+from tests.integration.conftest import worker_process
 
 
 def test_documents_accepted_while_redis_is_down_are_processed_after(
