@@ -267,7 +267,7 @@ def _repair(text: str) -> str:
 def _repair_once(text: str) -> str:
     text = _CONTROL.sub("", _LINE_BREAK.sub("\n", text.replace("\r\n", "\n")))
     if _MOJIBAKE_LEAD.search(text) and UTF8_DETECTOR_RE.search(text):
-        # ftfy costs ~0.5 ms/KB: run it only on lines that look like mojibake.
+        # ftfy is slow per byte: run it only on lines that look like mojibake.
         text = "\n".join(
             ftfy.fix_text(line, _FTFY) if UTF8_DETECTOR_RE.search(line) else line
             for line in text.split("\n")
@@ -559,7 +559,7 @@ def _drop_repeats(paragraphs: Sequence[str], rules: Rules) -> list[tuple[str, st
     keys: set[str] = set()
     # Which kept paragraphs hold each trigram: a paragraph is compared only
     # with those it shares trigrams with, not with every earlier one (which
-    # took 30 s on 2 MB of distinct paragraphs).
+    # is quadratic in the number of distinct paragraphs).
     holders: defaultdict[tuple[str, ...], list[int]] = defaultdict(list)
     for text in paragraphs:
         key = matching_form(text)
@@ -638,7 +638,7 @@ _HTML_ROOT = re.compile(r"<(?:!doctype|html|head|body)\b", re.IGNORECASE)
 
 def _read_html(content: str, rules: Rules) -> _Page:
     """Extract the main text of an HTML page with trafilatura, and its metadata."""
-    # Imported here: trafilatura takes ~0.4 s to import and only HTML needs it.
+    # Imported here: trafilatura is slow to import and only HTML needs it.
     import trafilatura
 
     markup = _INVISIBLE.sub("", _C1_CONTROL.sub("", _CONTROL.sub("", content)))
