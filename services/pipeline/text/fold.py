@@ -1,15 +1,49 @@
 """Fold text for matching: case, digits, diacritics and Arabic letter variants.
 
-`fold` works per character of the original text and keeps a map back to it,
+`matching_form` is the fold of whole texts that deduplication and storage
+compare. `fold` works per character of the original text and keeps a map back to it,
 so every match found in folded text has exact offsets in the original.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 
-from services.pipeline.normalize import matching_form
+from services.pipeline.text.repair import collapse_spaces
+
+# Combining diacritics of Latin, Greek, Cyrillic, Hebrew and Arabic (harakat,
+# hamza and madda marks, Quranic signs) and the tatweel. Indic and Southeast
+# Asian vowel signs are not diacritics and stay.
+_MARKS = re.compile(
+    "[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u0640\u064b-\u065f\u0670"
+    "\u06d6-\u06ed\u08d3-\u08ff\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
+)
+_FOREIGN_DIGIT = re.compile(r"[^\D0-9]")
+_LETTER_FOLDS = (("\u06cc", "\u064a"), ("\u06a9", "\u0643"), ("\u0649", "\u064a"))
+
+
+def _ascii_digit(match: re.Match[str]) -> str:
+    return str(unicodedata.decimal(match.group()))
+
+
+def matching_form(text: str) -> str:
+    """Return the form used for matching, never for display.
+
+    Case-folded; compatibility forms unfolded; digits of every script as ASCII;
+    Latin, Greek, Cyrillic, Hebrew and Arabic diacritics and the Arabic tatweel
+    removed; Persian yeh and kaf and alef maksura as Arabic yeh and kaf; runs of
+    spaces as one space, lines stripped, line breaks kept. Idempotent, and
+    matching_form(n.text) == n.matching_text for every normalized n.
+    """
+    folded = unicodedata.normalize("NFKD", text).casefold()
+    folded = _MARKS.sub("", unicodedata.normalize("NFKD", folded))
+    folded = _FOREIGN_DIGIT.sub(_ascii_digit, folded)
+    for letter, common in _LETTER_FOLDS:
+        folded = folded.replace(letter, common)
+    return collapse_spaces(unicodedata.normalize("NFC", folded)).strip(" ")
+
 
 ARABIC_LETTERS = str.maketrans(
     {"ى": "ي", "ة": "ه", "ی": "ي", "ک": "ك", "ۀ": "ه", "ٱ": "ا", "ـ": None}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from services.pipeline.normalize import matching_form
+from services.pipeline.text.fold import matching_form
 from services.pipeline.text.scripts import ARABIC, CYRILLIC, LATIN, script_of
 
 _CYRILLIC_ENDING_WORDS = (
