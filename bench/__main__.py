@@ -47,10 +47,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import limit, load, report, scale, stack
-from bench.backends import fresh_database, redis_database
+from bench.backends import redis_database
 from bench.corpus import ORIGINAL, article, articles
 from bench.stats import median, percentile
 from services.config import Config
+from services.storage.scratch import scratch_database
 from services.supervisor import default_concurrency
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -139,7 +140,7 @@ def _service(
     intake_pool = payloads[: max(settings.single_posts, 500)]
     base = os.environ.get("DATABASE_URL")
     with (
-        fresh_database(base, tmp, "service") as url,
+        scratch_database(base, tmp, "bench_service") as url,
         redis_database(os.environ.get("REDIS_URL"), tmp) as redis_url,
     ):
         environ = {**os.environ, **SERVICE_ENVIRONMENT, "DATABASE_URL": url, "REDIS_URL": redis_url}
@@ -193,7 +194,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     base = os.environ.get("DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="bench-") as directory, limit.start_pool(cores) as pool:
         tmp = Path(directory)
-        with fresh_database(base, tmp, "scale") as scale_url:
+        with scratch_database(base, tmp, "bench_scale") as scale_url:
             # The in-process app never sends a task, so the broker is not contacted.
             config = Config.from_env(
                 {**SERVICE_ENVIRONMENT, "DATABASE_URL": scale_url, "LOG_LEVEL": "WARNING"}
@@ -201,16 +202,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             factory = scale.sessions_for(scale_url)
             stored = scale.process_queued(factory, payloads[: settings.stage_documents])
             factory.kw["bind"].dispose()
-            points = scale.measure(
-                scale_url,
-                config,
+            plan = scale.Plan(
                 seed=args.seed,
                 start=settings.stage_documents,
                 sizes=sizes,
                 probes=settings.probes,
                 feed_repeats=settings.feed_repeats,
-                pool=pool,
             )
+            points = scale.measure(scale_url, config, plan, pool=pool)
         phases = {"scale": time.monotonic() - started}
         # Right before and right after the sustained run: the ratio compares
         # it with the mean of the two, on a machine whose speed drifts.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -217,17 +218,18 @@ def feed_page_ms(config: Config, repeats: int) -> list[float]:
     return timings[1:]
 
 
-def measure(
-    url: str,
-    config: Config,
-    *,
-    seed: int,
-    start: int,
-    sizes: list[int],
-    probes: int,
-    feed_repeats: int,
-    pool: Any,
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Plan:
+    """How to grow the database (from article `start` of `seed`) and what to measure."""
+
+    seed: int
+    start: int
+    sizes: list[int]
+    probes: int
+    feed_repeats: int
+
+
+def measure(url: str, config: Config, plan: Plan, *, pool: Any) -> list[dict[str, Any]]:
     """Grow the database to each size; measure dedup per document and the feed page.
 
     The probes are the next `probes` documents of the feed, processed by
@@ -236,8 +238,9 @@ def measure(
     """
     factory = sessions_for(url)
     results = []
-    position = start
-    for size in sizes:
+    seed, probes = plan.seed, plan.probes
+    position = plan.start
+    for size in plan.sizes:
         missing = max(0, size - stored(factory))
         fill_seconds = fill(factory, seed, position, missing, pool)
         position += missing
@@ -246,7 +249,7 @@ def measure(
         position += probes
         seconds = process_queued(factory, payloads)
         joined, repeats = repeats_joined(factory, seed, range(position - probes, position))
-        pages = feed_page_ms(config, feed_repeats)
+        pages = feed_page_ms(config, plan.feed_repeats)
         dedup = [s * 1000 for s in seconds.get("deduplicate", [])]
         store = [s * 1000 for s in seconds.get("store", [])]
         results.append(

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from services.config import Config
 from services.pipeline.tag import TAXONOMY_VERSION
+from services.queue import RETAG_DOCUMENT, create_celery, send
 from services.storage import documents
 from services.storage.db import make_engine, make_sessionmaker, session_scope
-from workers.celery_app import create_celery
-from workers.tasks import RETAG_DOCUMENT, send
 
 
 def queue_retagging(config: Config, *, everything: bool = False) -> int:

@@ -111,8 +111,7 @@ def default_concurrency(database_url: str) -> int:
     A document's processing waits on a database server for part of its time;
     the extra process keeps every core busy meanwhile. SQLite writes one
     transaction at a time in the processes' own CPU time, and an extra
-    process only adds contention (on 2 cores: 56 documents/s with 2, 51
-    with 3; PostgreSQL: 28 with 2, 30 with 3).
+    process only adds contention. The measurements: docs/performance.md.
     """
     cores = os.cpu_count() or 1
     return cores if database_url.startswith("sqlite") else cores + 1

@@ -225,17 +225,15 @@ def deliver(
             webhook = webhooks.holding(session, webhook_id, token)
             if webhook is None:
                 return Outcome(LOST, delivered)
-            webhooks.record(
-                session,
-                webhook,
+            logged = webhooks.AttemptRecord(
                 seq=entry.seq,
                 message_id=message_id,
                 ok=attempt.ok,
                 status_code=attempt.status_code,
                 error=attempt.error,
                 duration_ms=round(attempt.seconds * 1000),
-                now=now(),
             )
+            webhooks.record(session, webhook, logged, now=now())
             if not attempt.ok:
                 delay = backoff(webhook.failures, settings)
                 until = now() + timedelta(seconds=delay)

@@ -12,23 +12,30 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from services.config import Config
 from services.storage import keys
 from services.storage.db import make_engine, make_sessionmaker, session_scope
-from services.storage.migrate import upgrade
+from services.storage.scratch import scratch_database
 from services.supervisor import LOCAL_REDIS, free_port, redis_answers, start_redis
 
 # Database numbers tests may use; 0 is left to the service itself.
 REDIS_TEST_DBS = range(1, 16)
 CLAIM_KEY = "ingest-test-session"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the `model` tests unless the -m expression names them (make test-model)."""
+    if "model" in (config.option.markexpr or ""):
+        return
+    model = [item for item in items if item.get_closest_marker("model") is not None]
+    if model:
+        config.hook.pytest_deselected(items=model)
+        items[:] = [item for item in items if item.get_closest_marker("model") is None]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -83,35 +90,9 @@ def redis_url(redis_server: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Yield the URL of a freshly migrated database, removed after the session."""
-    with scratch_database(tmp_path_factory.mktemp("db"), "ingest_test") as url:
-        yield url
-
-
-@contextmanager
-def scratch_database(directory: Path, prefix: str) -> Iterator[str]:
-    """Yield a new migrated database: on DATABASE_URL's server if set, else SQLite in directory.
-
-    A PostgreSQL database is dropped after, even while it refuses connections.
-    """
     base = os.environ.get("DATABASE_URL")
-    if not base:
-        url = f"sqlite:///{directory / 'ingest.db'}"
-        upgrade(url)
+    with scratch_database(base, tmp_path_factory.mktemp("db"), "ingest_test") as url:
         yield url
-        return
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(base).set(database=name).render_as_string(hide_password=False)
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -4,52 +4,42 @@ from __future__ import annotations
 
 import logging
 import os
-import random
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import TypeVar
 
 import redis
-from celery import Celery, Task, shared_task
+from celery import Task, shared_task
 from celery.exceptions import Retry
-from kombu.exceptions import OperationalError as BrokerError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from services import logs, metrics, processing, webhooks
+from services import logs, metrics, processing, queue, webhooks
 from services.config import Config
 from services.feeds import nudge
+from services.queue import (
+    DELIVER_WEBHOOK,
+    PROCESS_DOCUMENT,
+    PROCESS_DOCUMENTS,
+    RETAG_DOCUMENT,
+    SWEEP,
+    enqueue_processing,
+    enqueue_webhook_delivery,
+    enqueue_webhooks,
+)
 from services.storage import documents
-from services.storage import webhooks as webhook_store
-from services.storage.db import make_engine, make_sessionmaker, read_scope, session_scope
+from services.storage.db import make_engine, make_sessionmaker, session_scope
 from services.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-PROCESS_DOCUMENT = "ingest.process_document"
-PROCESS_DOCUMENTS = "ingest.process_documents"
-SWEEP = "ingest.sweep"
-RETAG_DOCUMENT = "ingest.retag_document"
-
-# Tasks sent in one round trip to the broker.
-PUBLISH_CHUNK = 100
-
-TRANSIENT = (
-    OperationalError,
-    BrokerError,
-    RedisConnectionError,
-    ConnectionError,
-    TimeoutError,
-)
-
 
 class PipelineTask(Task):
-    """Base task: late acks, redelivery on worker loss, backoff with jitter.
+    """Base task: late acks, redelivery on worker loss, retry of transient errors.
 
-    Every task of a process shares one engine, built after fork.
+    Every task of a process shares one engine, built after fork. Task and
+    document ids reach every log line through `services.logs`, and the task
+    counters through `services.metrics` (both connected to Celery's signals
+    by `services.queue.create_celery`).
     """
 
     acks_late = True
@@ -90,8 +80,8 @@ class PipelineTask(Task):
             PipelineTask._sessions = None
 
     def retry_transient(self, exc: Exception) -> None:
-        """Retry after an exponential, jittered delay; give up after the budget."""
-        delay = min(300, 2**self.request.retries) * random.uniform(0.5, 1.5)
+        """Retry after `queue.retry_delay`; give up after the budget."""
+        delay = queue.retry_delay(self.request.retries)
         log.warning(
             "transient error, retry %s in %.1fs: %r",
             self.request.retries + 1,
@@ -100,11 +90,20 @@ class PipelineTask(Task):
         )
         raise self.retry(exc=exc, countdown=delay, max_retries=self.config.max_retries)
 
+    @contextmanager
+    def retrying(self) -> Iterator[None]:
+        """Retry the task on a transient error (`queue.is_transient`) within the budget.
 
-def _is_transient(exc: Exception) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, TRANSIENT)
+        Any other error, and a transient one past the budget, propagates.
+        """
+        try:
+            yield
+        except Retry:
+            raise
+        except Exception as exc:
+            if queue.is_transient(exc) and self.request.retries < self.config.max_retries:
+                self.retry_transient(exc)
+            raise
 
 
 @shared_task(bind=True, base=PipelineTask, name=PROCESS_DOCUMENT)
@@ -142,14 +141,10 @@ def process_documents(self: PipelineTask, document_ids: list[str]) -> int:
 
 
 def _process(self: PipelineTask, document_ids: list[str]) -> processing.Processed:
-    try:
+    with self.retrying():
         processed = processing.process(
             self.sessions, document_ids, max_deliveries=self.config.max_deliveries
         )
-    except Exception as exc:
-        if _is_transient(exc) and self.request.retries < self.config.max_retries:
-            self.retry_transient(exc)
-        raise
     for document_id, outcome in processed.outcomes.items():
         metrics.record_processed(
             outcome.result, outcome.seconds, outcome.feed_seconds, site=outcome.site
@@ -165,12 +160,8 @@ def _process(self: PipelineTask, document_ids: list[str]) -> processing.Processe
 @shared_task(bind=True, base=PipelineTask, name=RETAG_DOCUMENT)
 def retag_document(self: PipelineTask, document_id: str) -> bool:
     """Tag a processed document again after the taxonomy or gazetteers changed."""
-    try:
+    with self.retrying():
         return processing.retag(self.sessions, document_id)
-    except Exception as exc:
-        if _is_transient(exc) and self.request.retries < self.config.max_retries:
-            self.retry_transient(exc)
-        raise
 
 
 @shared_task(bind=True, base=PipelineTask, name=SWEEP)
@@ -194,49 +185,6 @@ def sweep(self: PipelineTask) -> int:
     return len(ids)
 
 
-def send(celery: Celery, task_name: str, items: Iterable[T]) -> list[T]:
-    """Send one task per item (its one argument); return the items that reached the broker.
-
-    Never raises for a broker outage: what is not sent stays recorded in the
-    database, and the sweeper (or the caller, run again) sends it later.
-    """
-    pending = list(items)
-    sent: list[T] = []
-    if not pending:
-        return sent
-    try:
-        with celery.producer_or_acquire() as producer:
-            for start in range(0, len(pending), PUBLISH_CHUNK):
-                chunk = pending[start : start + PUBLISH_CHUNK]
-                # kombu buffers the chunk in one Redis pipeline: a round trip
-                # per chunk, not per task.
-                with producer.batch():
-                    for item in chunk:
-                        celery.send_task(task_name, args=[item], producer=producer, retry=False)
-                sent += chunk
-    except Exception as exc:  # noqa: BLE001 - any broker failure leaves the rest for later
-        log.warning("broker unavailable, %s not sent past %d items: %r", task_name, len(sent), exc)
-    return sent
-
-
-def enqueue_processing(
-    celery: Celery, document_ids: Iterable[str], *, together: bool = True
-) -> list[str]:
-    """Send the documents to be processed; return the ids that reached the broker.
-
-    Together: in batches of `processing.BATCH` (a batch of one goes alone).
-    """
-    ids = list(document_ids)
-    size = processing.BATCH if together else 1
-    batches = [ids[start : start + size] for start in range(0, len(ids), size)]
-    together_sent = send(celery, PROCESS_DOCUMENTS, [b for b in batches if len(b) > 1])
-    sent = [document_id for batch in together_sent for document_id in batch]
-    return sent + send(celery, PROCESS_DOCUMENT, [b[0] for b in batches if len(b) == 1])
-
-
-DELIVER_WEBHOOK = "ingest.deliver_webhook"
-
-
 @shared_task(bind=True, base=PipelineTask, name=DELIVER_WEBHOOK, max_retries=None)
 def deliver_webhook(self: PipelineTask, webhook_id: str) -> str:
     """Deliver a webhook's pending feed items; retry with backoff after a failed POST."""
@@ -248,12 +196,8 @@ def deliver_webhook(self: PipelineTask, webhook_id: str) -> str:
         backoff_max_seconds=config.webhook_backoff_max_seconds,
         allowed_networks=webhooks.networks(config.webhook_allowed_networks),
     )
-    try:
+    with self.retrying():
         outcome = webhooks.deliver(self.sessions, webhook_id, settings)
-    except Exception as exc:
-        if _is_transient(exc) and self.request.retries < config.max_retries:
-            self.retry_transient(exc)
-        raise
     log.info("webhook %s: %s, %d delivered", webhook_id, outcome.status, outcome.delivered)
     if outcome.retry_in is not None:
         # The failure count on the webhook, not the task's retry budget, ends this.
@@ -261,23 +205,3 @@ def deliver_webhook(self: PipelineTask, webhook_id: str) -> str:
     if outcome.status == webhooks.MORE:
         enqueue_webhook_delivery(self.app, [webhook_id])
     return outcome.status
-
-
-def enqueue_webhooks(celery: Celery, sessions: sessionmaker[Session]) -> list[str]:
-    """Send a delivery task for every webhook that is behind the feed and free to deliver.
-
-    Never raises: a webhook left behind is picked up by the next call (after
-    the next document, or by the sweeper).
-    """
-    try:
-        with read_scope(sessions) as session:
-            due = webhook_store.due(session, utcnow())
-    except Exception as exc:  # noqa: BLE001 - webhooks must never fail document processing
-        log.warning("could not look for due webhooks: %r", exc)
-        return []
-    return enqueue_webhook_delivery(celery, due)
-
-
-def enqueue_webhook_delivery(celery: Celery, webhook_ids: Iterable[str]) -> list[str]:
-    """Send one delivery task per webhook; return the ids that reached the broker."""
-    return send(celery, DELIVER_WEBHOOK, webhook_ids)

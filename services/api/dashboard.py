@@ -12,9 +12,9 @@ from flask_smorest import Blueprint
 from schemas.dashboard import DashboardSummary
 from services import metrics
 from services.api import resources
+from services.queue import QUEUE
 from services.storage import activity
 from services.storage.models import Document, utcnow
-from workers.celery_app import QUEUE
 
 bp = Blueprint("dashboard", __name__, url_prefix="/v1", description="What the pipeline page shows.")
 page = flask.Blueprint(

@@ -109,9 +109,7 @@ class AtomFeed(MethodView):
             view=query["view"],
             title=FEED_TITLE,
             feed_id=f"{request.url_root}v1/feed.atom",
-            base_url=request.url_root,
-            self_url=request.url,
-            next_url=_next_url(page),
+            links=formats.Links(request.url_root, request.url, _next_url(page)),
             updated=updated or "1970-01-01T00:00:00+00:00",
         )
         return _conditional(Response(body, mimetype=ATOM_TYPE))

@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from services import metrics
 from services.api import resources
 from services.api.problems import PROBLEM_TYPES
-from workers.celery_app import QUEUE
+from services.queue import QUEUE
 
 bp = Blueprint("metrics", __name__)
 

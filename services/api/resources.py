@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.sender import Sender
 from services.config import Config
+from services.queue import create_celery
 from services.storage.db import make_engine, make_sessionmaker
-from workers.celery_app import create_celery
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from services import metrics, processing
+from services.queue import enqueue_processing
 from services.storage import documents
 from services.storage.db import session_scope
-from workers.tasks import enqueue_processing
 
 log = logging.getLogger(__name__)
 

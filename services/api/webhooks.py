@@ -24,9 +24,9 @@ from services.api.feed import position
 from services.api.problems import abort
 from services.feeds import items
 from services.feeds.cursor import encode_cursor
+from services.queue import enqueue_webhook_delivery
 from services.storage import feed, webhooks
 from services.storage.models import Webhook, WebhookDelivery
-from workers.tasks import enqueue_webhook_delivery
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1", description="Push the feed to a URL.")
 

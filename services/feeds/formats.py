@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree
 
@@ -87,18 +88,26 @@ def _json_item(item: dict[str, Any], view: str, base_url: str) -> dict[str, Any]
     return {key: value for key, value in entry.items() if value is not None}
 
 
+@dataclass(frozen=True)
+class Links:
+    """Where a feed page is: the site, the page itself, and the next page if any."""
+
+    base_url: str
+    self_url: str
+    next_url: str | None = None
+
+
 def atom(
     items: Iterable[dict[str, Any]],
     *,
     view: str,
     title: str,
     feed_id: str,
-    base_url: str,
-    self_url: str,
-    next_url: str | None,
+    links: Links,
     updated: str,
 ) -> bytes:
     """Return an Atom 1.0 document (RFC 4287) for the items, paged as RFC 5005."""
+    base_url, self_url, next_url = links.base_url, links.self_url, links.next_url
     root = ElementTree.Element("feed", xmlns=ATOM_NS)
     _text(root, "id", feed_id)
     _text(root, "title", title)

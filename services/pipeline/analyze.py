@@ -49,11 +49,11 @@ def analyze(raw: RawDocument, clock: Callable[[], float] = time.perf_counter) ->
 def warm() -> None:
     """Load the rules, the language model and the gazetteers now, not on the first document.
 
-    Each is cached per process (some 2 s together); loaded before a prefork
+    Each is cached per process and slow to load; loaded before a prefork
     pool starts, the pool's processes share them. Then everything loaded so
     far is moved out of the cyclic garbage collector's reach: it lives as
-    long as the process, and every full collection walked it again (some
-    80 ms each, several per 1,000 documents).
+    long as the process, and every full collection walked it again, several
+    times per 1,000 documents (figures: docs/performance.md).
     """
     analyze(RawDocument(content="Warm-up. The lexicons load on first use.\n\nA second line."))
     gc.freeze()

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.pipeline.fingerprint import shingle_hashes
+from services.pipeline.matching.minhash import shingle_hashes
 
 SHINGLE_WORDS = 5
 SKETCH_SIZE = 256

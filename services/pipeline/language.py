@@ -44,7 +44,7 @@ class Detector:
 def load_detector(settings: Path = SETTINGS_FILE) -> Detector:
     """Load the classifier, restricted to the candidate languages of the settings file.
 
-    Cached: the model (~0.6 s to load) is read once per process and settings file.
+    Cached: the model, slow to load, is read once per process and settings file.
     """
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services.pipeline.normalize import Normalized, Rules, is_chrome, load_rules, matching_form
+from services.pipeline.normalize import Normalized, is_chrome
+from services.pipeline.normalizing.rules import Rules, load_rules
+from services.pipeline.text.fold import matching_form
 
 WALLS_DIR = Path(__file__).with_name("rules") / "walls"
 

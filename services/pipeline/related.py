@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.pipeline.dedup import Candidate, Side
-from services.pipeline.fingerprint import Fingerprint, evidence_weight
+from services.pipeline.dedup import Candidate
+from services.pipeline.fingerprint import Fingerprint
+from services.pipeline.matching.evidence import evidence_weight
+from services.pipeline.matching.score import Side
 
 RELATED = "related"
 _KINDS = {"s": "names", "t": "entities", "n": "numbers", "d": "dates"}
@@ -52,7 +54,7 @@ class RelatedThresholds:
     # topic: `close_facts` facts and this share of the smaller text's long
     # words (`lx` skeletons) found in the other.
     min_word_overlap: float = 0.35
-    # A fact counts when its weight (`fingerprint.evidence_weight`) is at least this.
+    # A fact counts when its weight (`matching.evidence.evidence_weight`) is at least this.
     specific_weight: float = 2.0
     # Days of a month this close to either publication date are no evidence.
     date_window_days: int = 3
@@ -74,6 +76,15 @@ class RelatedLink:
     document_id: str
     score: float
     evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What a comparison reads of one document: its specific facts, long words and language."""
+
+    facts: dict[str, float]
+    words: frozenset[str]
+    language: str
 
 
 def find_related(
@@ -98,14 +109,15 @@ def find_related(
     # Without letter case every word yields a "name": only dates, numbers and
     # entities then count.
     caseless = {k: w for k, w in mine_specific.items() if not k.startswith("s:")}
-    words, language = frozenset(mine.words), _language(mine.data)
+    prepared = _Prepared(
+        mine_specific if mine.cased else caseless, frozenset(mine.words), _language(mine.data)
+    )
     best: dict[str, RelatedLink] = {}
     for candidate in candidates:
         if candidate.story_id == story_id:
             continue
         cosine = (cosines or {}).get(candidate.document_id)
-        facts = mine_specific if mine.cased else caseless
-        link = _relate(facts, words, language, published_at, candidate, cosine, thresholds)
+        link = _relate(prepared, published_at, candidate, cosine, thresholds)
         if link is None:
             continue
         known = best.get(candidate.story_id)
@@ -116,9 +128,7 @@ def find_related(
 
 
 def _relate(
-    mine: dict[str, float],
-    words: frozenset[str],
-    language: str,
+    prepared: _Prepared,
     published_at: datetime | None,
     candidate: Candidate,
     cosine: float | None,
@@ -126,6 +136,7 @@ def _relate(
 ) -> RelatedLink | None:
     if cosine is not None and cosine < thresholds.far_cosine:
         return None
+    mine, words, language = prepared.facts, prepared.words, prepared.language
     other = _prepared(candidate, thresholds)
     shared = sorted(
         k for k in set(mine).intersection(other.facts) if _date_ok(k, published_at, thresholds)
@@ -170,13 +181,6 @@ def _language(data: Mapping[str, Any]) -> str:
 def _overlap(mine: frozenset[str], theirs: frozenset[str]) -> float:
     """Return the share of the smaller text's distinct long-word skeletons the other has."""
     return len(mine & theirs) / min(len(mine), len(theirs)) if mine and theirs else 0.0
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    facts: dict[str, float]
-    words: frozenset[str]
-    language: str
 
 
 # What `_relate` reads of a candidate, by document id: a stored document's

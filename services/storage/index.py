@@ -27,8 +27,8 @@ from services.storage.models import (
 # documents carry (a common word, a frequent pair of names) adds only recent
 # documents that share it by chance; read deep, they outnumber an older
 # story's translation among the 50 candidates, which shares fewer but rarer
-# keys. With 100,000 stored, 16 found more of the feed's repeats than 64
-# (595 against 590 of 600) for half the statement's time.
+# keys. Reading fewer found more of the feed's repeats, in less time
+# (docs/performance.md).
 POSTINGS_PER_KEY = 16
 # Lookups are built for a multiple of this many keys; NO_KEY fills the rest.
 KEY_BUCKET = 32
@@ -157,7 +157,7 @@ def _most_shared(
         return []
     # Padded to a multiple of KEY_BUCKET with a key no document carries, so a
     # process builds and the database prepares a handful of statements, not
-    # one per number of keys (each took 200-300 ms to compile).
+    # one per number of keys: compiling one is slow (docs/performance.md).
     padded = keys + [NO_KEY] * (-len(keys) % KEY_BUCKET)
     params: dict[str, Any] = {f"key_{i}": key for i, key in enumerate(padded)}
     params["exclude_id"] = exclude_id

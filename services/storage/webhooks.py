@@ -7,6 +7,7 @@ delivers in feed order. Caller commits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,33 +102,36 @@ def holding(session: Session, webhook_id: str, token: str) -> Webhook | None:
     return webhook
 
 
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One delivery attempt as logged: the feed entry, its message id and how it went."""
+
+    seq: int
+    message_id: str
+    ok: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
 def record(
-    session: Session,
-    webhook: Webhook,
-    *,
-    seq: int,
-    message_id: str,
-    ok: bool,
-    status_code: int | None,
-    error: str | None,
-    duration_ms: int,
-    now: datetime,
+    session: Session, webhook: Webhook, attempt: AttemptRecord, *, now: datetime
 ) -> WebhookDelivery:
     """Log one attempt and advance the webhook's position or count its failure."""
     delivery = WebhookDelivery(
         webhook_id=webhook.id,
-        seq=seq,
-        message_id=message_id,
+        seq=attempt.seq,
+        message_id=attempt.message_id,
         attempt=webhook.failures + 1,
-        ok=ok,
-        status_code=status_code,
-        error=error[:2000] if error else None,
-        duration_ms=duration_ms,
+        ok=attempt.ok,
+        status_code=attempt.status_code,
+        error=attempt.error[:2000] if attempt.error else None,
+        duration_ms=attempt.duration_ms,
         created_at=now,
     )
     session.add(delivery)
-    if ok:
-        webhook.delivered_seq = max(webhook.delivered_seq, seq)
+    if attempt.ok:
+        webhook.delivered_seq = max(webhook.delivered_seq, attempt.seq)
         webhook.failures = 0
         webhook.next_attempt_at = None
     else:

@@ -6,21 +6,23 @@ get services nobody else in the session uses.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
-from bench.stack import wait_ready
 from services.config import Config
+from services.storage.scratch import scratch_database
 from services.supervisor import free_port, start, start_redis
-from tests.conftest import scratch_database
+from tests.helpers import ready, wait_for
 
 
 @pytest.fixture(scope="module")
 def private_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Yield a migrated database for one module (PostgreSQL when DATABASE_URL is set)."""
-    with scratch_database(tmp_path_factory.mktemp("private-db"), "ingest_private") as url:
+    base = os.environ.get("DATABASE_URL")
+    with scratch_database(base, tmp_path_factory.mktemp("private-db"), "ingest_private") as url:
         yield url
 
 
@@ -47,7 +49,7 @@ def serve(config: Config, **settings: str) -> Iterator[str]:
     stack, _ = start(port=port, flower_port=None, concurrency=2, api_workers=2, environ=environ)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(url)
+        wait_for(lambda: ready(url), timeout=60, interval=0.2)
         yield url
     finally:
         stack.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,11 +12,11 @@ from playwright.sync_api import Request, Route, expect, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.config import Config
+from services.queue import create_celery, enqueue_processing
 from services.storage.db import make_engine, make_sessionmaker
 from services.storage.models import Document
 from tests.e2e.conftest import serve
-from workers.celery_app import create_celery
-from workers.tasks import enqueue_processing
+from tests.helpers import http_status, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -45,27 +44,10 @@ def sessions(config: Config) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
-def _wait_for(predicate: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
-def _status(url: str, document_id: str, headers: dict[str, str]) -> str:
-    response = requests.get(f"{url}/v1/documents/{document_id}", headers=headers, timeout=10)
-    return str(response.json()["status"])
-
-
-def test_dashboard_shows_documents_and_retries_a_failed_one(
-    api_url: str,
-    config: Config,
-    sessions: sessionmaker[Session],
-    api_token: str,
-    auth_headers: dict[str, str],
-) -> None:
+def _processed_and_failed(
+    api_url: str, config: Config, sessions: sessionmaker[Session], auth_headers: dict[str, str]
+) -> tuple[str, str]:
+    """Store one processed document and one that fails; return its title and the failed id."""
     title = f"Harbour terminal opens {uuid.uuid4().hex[:6]}"
     content = "The harbour authority opened a ferry terminal on Tuesday.\n\nIt cost 40 million."
     response = requests.post(
@@ -75,18 +57,29 @@ def test_dashboard_shows_documents_and_retries_a_failed_one(
         timeout=10,
     )
     seeded = response.json()["id"]
-    _wait_for(lambda: _status(api_url, seeded, auth_headers) == "processed")
+    wait_for(lambda: http_status(api_url, seeded, auth_headers) == "processed")
     # A stored row whose raw payload lost its content cannot be processed.
     with sessions.begin() as session:
         broken = Document(raw={"content_type": "text/plain", "title": "Broken"}, deliveries=0)
         session.add(broken)
+    broken_id = str(broken.id)
     celery = create_celery(config)
     try:
-        enqueue_processing(celery, [broken.id])
+        enqueue_processing(celery, [broken_id])
     finally:
         celery.close()
-    _wait_for(lambda: _status(api_url, broken.id, auth_headers) == "failed")
+    wait_for(lambda: http_status(api_url, broken_id, auth_headers) == "failed")
+    return title, broken_id
 
+
+def test_dashboard_shows_documents_and_retries_a_failed_one(
+    api_url: str,
+    config: Config,
+    sessions: sessionmaker[Session],
+    api_token: str,
+    auth_headers: dict[str, str],
+) -> None:
+    title, broken_id = _processed_and_failed(api_url, config, sessions, auth_headers)
     sent_keys: list[str | None] = []
 
     def _record(route: Route, request: Request) -> None:
@@ -115,7 +108,7 @@ def test_dashboard_shows_documents_and_retries_a_failed_one(
             expect(page.locator("#stories")).to_contain_text(title)
             story = page.locator("#stories tr", has_text=title)
             expect(story.locator(".lang")).to_have_text(["en"])
-            failed_row = page.locator(f'#failed tr[data-document-id="{broken.id}"]')
+            failed_row = page.locator(f'#failed tr[data-document-id="{broken_id}"]')
             expect(failed_row).to_contain_text("KeyError")
             expect(page.locator("#count-processed")).not_to_have_text("–")
             expect(page.locator("#throughput-chart polyline")).to_have_count(2)
@@ -123,12 +116,12 @@ def test_dashboard_shows_documents_and_retries_a_failed_one(
             page.screenshot(path=str(SCREENSHOT), full_page=True)
 
             with sessions.begin() as session:
-                repaired = session.get(Document, broken.id)
+                repaired = session.get(Document, broken_id)
                 assert repaired is not None
                 repaired.raw = {"content": "Repaired content for the retry.", "title": "Fixed"}
             failed_row.locator("button").click()
             expect(page.locator("#flash")).to_contain_text("Re-queued")
-            _wait_for(lambda: _status(api_url, broken.id, auth_headers) == "processed")
+            wait_for(lambda: http_status(api_url, broken_id, auth_headers) == "processed")
             expect(failed_row).to_have_count(0, timeout=10_000)
             assert sent_keys == [f"Bearer {api_token}"]
             # The one 401 is the summary read before the key was pasted.

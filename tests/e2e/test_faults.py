@@ -33,10 +33,12 @@ from services.storage import keys
 from services.storage.db import make_engine, make_sessionmaker, session_scope
 from services.storage.models import FAILED, PROCESSED, PROCESSING, Document, FeedEntry, Story
 from services.supervisor import free_port, start_redis
-from tests.integration.conftest import wait_for
+from tests.helpers import post, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 WORDS = (ROOT / "seeds" / "000_a893fa683b4c574b.txt").read_text().split()
+
+pytestmark = pytest.mark.slow
 
 
 def big_document(size: int, tag: str) -> str:
@@ -204,17 +206,11 @@ def _assert_recorded_once(sessions: sessionmaker[Session], document_id: str) -> 
     assert opened == (1 if row.relation is None else 0)
 
 
-def _post(api: FlaskClient, content: str, **fields: object) -> str:
-    response = api.post("/v1/documents", json={"content": content, **fields})
-    assert response.status_code == 202, response.json
-    return str(response.json["id"])
-
-
 def test_a_worker_killed_mid_task_is_redelivered_and_records_once(
     api: FlaskClient, workers: Workers, sessions: sessionmaker[Session]
 ) -> None:
     first = workers.start(visibility_timeout=5)
-    document_id = _post(api, big_document(500_000, uuid.uuid4().hex))
+    document_id = post(api, big_document(500_000, uuid.uuid4().hex))
     wait_for(lambda: _status(sessions, document_id) == PROCESSING, timeout=60, interval=0.02)
     workers.kill(first)
     assert _row(sessions, document_id).status == PROCESSING
@@ -230,7 +226,7 @@ def test_a_killed_pool_process_hands_its_task_back(
     api: FlaskClient, workers: Workers, sessions: sessionmaker[Session]
 ) -> None:
     worker = workers.start()
-    document_id = _post(api, big_document(500_000, uuid.uuid4().hex))
+    document_id = post(api, big_document(500_000, uuid.uuid4().hex))
     wait_for(lambda: _status(sessions, document_id) == PROCESSING, timeout=60, interval=0.02)
     for child in psutil.Process(worker.pid).children():
         child.send_signal(signal.SIGKILL)
@@ -247,7 +243,7 @@ def test_a_poison_document_fails_after_its_budget_without_blocking_the_queue(
     # out-of-memory kill would: each loss hands the task back, until
     # MAX_DELIVERIES is spent.
     worker = workers.start(max_deliveries=3)
-    poison = _post(api, big_document(1_000_000, uuid.uuid4().hex))
+    poison = post(api, big_document(1_000_000, uuid.uuid4().hex))
     others: list[str] = []
     for delivery in range(1, 4):
         wait_for(
@@ -257,7 +253,7 @@ def test_a_poison_document_fails_after_its_budget_without_blocking_the_queue(
             timeout=60,
             interval=0.02,
         )
-        others.append(_post(api, f"Bulletin {uuid.uuid4().hex}: ferry line {delivery} resumed."))
+        others.append(post(api, f"Bulletin {uuid.uuid4().hex}: ferry line {delivery} resumed."))
         # Both pool processes: which one holds the poison is not ours to know;
         # a small document lost with the other is handed back like any task.
         for child in psutil.Process(worker.pid).children():
@@ -313,8 +309,7 @@ def test_documents_posted_while_redis_dies_and_returns_are_all_processed(
         thread.start()
     wait_for(lambda: len(accepted) >= 12, timeout=60, interval=0.02)
     broker.kill()
-    time.sleep(1.5)
-    assert api.get("/readyz").status_code == 503
+    wait_for(lambda: api.get("/readyz").status_code == 503, timeout=30)
     broker.start()
     for thread in producers:
         thread.join(60)
@@ -376,7 +371,7 @@ def test_tasks_retry_while_the_database_is_down_and_finish_when_it_returns(
 ) -> None:
     run = uuid.uuid4().hex[:8]
     ids = [
-        _post(api, f"Report {run} {i}: the dam held after {i + 3} days of rain.") for i in range(4)
+        post(api, f"Report {run} {i}: the dam held after {i + 3} days of rain.") for i in range(4)
     ]
     outage = Outage(fault_config.database_url)
     outage.begin()

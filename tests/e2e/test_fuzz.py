@@ -30,6 +30,8 @@ NOT_CHECKED = [positive_data_acceptance]
 # A stream holds its connection open by design; a fuzzer would wait on it.
 UNFUZZED = "/v1/feed/stream"
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def fuzz_app(private_database_url: str, private_redis_url: str) -> Iterator[Flask]:

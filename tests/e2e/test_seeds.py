@@ -11,6 +11,7 @@ import requests
 from seeds.load import seed_documents
 from services.config import Config
 from tests.e2e.conftest import serve
+from tests.helpers import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +44,11 @@ def test_seeds_posted_over_http_appear_processed_in_the_feed(
         response = requests.post(f"{api_url}/v1/documents", json=seed, headers=headers, timeout=10)
         assert response.status_code == 202
         ids.append(response.json()["id"])
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        seen = {item["document_id"] for item in _feed(api_url, auth_headers)}
-        if set(ids) <= seen:
-            break
-        time.sleep(0.3)
-    assert set(ids) <= seen
+    wait_for(
+        lambda: set(ids) <= {item["document_id"] for item in _feed(api_url, auth_headers)},
+        timeout=60,
+        interval=0.3,
+    )
     documents = [
         requests.get(f"{api_url}/v1/documents/{i}", headers=auth_headers, timeout=10).json()
         for i in ids

@@ -23,10 +23,10 @@ import psutil
 import pytest
 import requests
 
-from bench.stack import wait_ready
 from services.storage import keys
 from services.storage.db import make_engine, make_sessionmaker, session_scope
 from services.supervisor import Stack, free_port, start
+from tests.helpers import ready, wait_for
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
 RATE = float(os.environ.get("SOAK_RATE", "8"))
@@ -34,6 +34,8 @@ WARM_UP_DOCUMENTS = 20
 SAMPLE_SECONDS = 1.0
 MAX_GROWTH = 1.5
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+
+pytestmark = pytest.mark.slow
 
 
 @dataclass
@@ -66,7 +68,7 @@ def soak(
     stack, _ = start(port=port, flower_port=None, concurrency=2, api_workers=2, environ=environ)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(url)
+        wait_for(lambda: ready(url), timeout=60, interval=0.2)
         yield Soak(
             url,
             stack,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.app import create_app
 from services.config import Config
+from services.queue import create_celery
 from services.storage.db import make_engine, make_sessionmaker
 from services.storage.models import (
     PROCESSING,
@@ -32,7 +32,7 @@ from services.storage.models import (
     MatchKey,
     Story,
 )
-from workers.celery_app import create_celery
+from tests.helpers import wait_for
 from workers.tasks import PipelineTask
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,17 +108,6 @@ def worker(celery_app: Celery) -> Iterator[object]:
     ) as running:
         yield running
     PipelineTask.dispose()
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1) -> object:
-    """Poll until the predicate returns something truthy; fail loudly on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 @contextmanager

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.app import create_app
 from services.config import Config
+from services.queue import SWEEP, create_celery
 from services.storage.models import PROCESSED, Document
 from services.supervisor import free_port, start_redis
-from tests.integration.conftest import wait_for, worker_process
-from workers.celery_app import create_celery
-from workers.tasks import SWEEP
+from tests.helpers import wait_for
+from tests.integration.conftest import worker_process
 
 
 def test_documents_accepted_while_redis_is_down_are_processed_after(

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.config import Config
 from services.storage.models import PROCESSED, Document
-from tests.integration.conftest import wait_for, worker_process
+from tests.helpers import wait_for
+from tests.integration.conftest import worker_process
 
 
 @pytest.fixture

@@ -7,17 +7,13 @@ import time
 
 from flask.testing import FlaskClient
 
-from tests.integration.conftest import wait_for
+from tests.helpers import processed, wait_for
 
 
 def _post_many(client: FlaskClient, count: int, prefix: str) -> list[str]:
     texts = [{"content": f"{prefix} article number {i} about item {i * 7}."} for i in range(count)]
     response = client.post("/v1/documents/batch", json={"documents": texts})
     return [item["id"] for item in response.json["results"]]
-
-
-def _processed(client: FlaskClient, ids: list[str]) -> bool:
-    return all(client.get(f"/v1/documents/{i}").json["status"] == "processed" for i in ids)
 
 
 def test_paging_while_four_writers_insert_sees_every_item_once(
@@ -51,7 +47,7 @@ def test_paging_while_four_writers_insert_sees_every_item_once(
 def test_story_view_lists_one_item_per_story(client: FlaskClient, worker: object) -> None:
     text = {"content": "The same wire story repeated word for word by 3 outlets."}
     ids = [client.post("/v1/documents", json={**text, "source": s}).json["id"] for s in "abc"]
-    wait_for(lambda: _processed(client, ids))
+    wait_for(lambda: processed(client, ids))
     items = client.get("/v1/feed").json["items"]
     assert len(items) == 1
     assert items[0]["duplicates"] == 2

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 
 from services.__main__ import main
 from services.config import Config
-from tests.integration.conftest import wait_for
+from tests.helpers import wait_for
 
 
 def test_export_writes_filtered_json_lines(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.integration.conftest import wait_for
+from tests.helpers import processed, wait_for
 
 DOCUMENTS = {
     "summit": {
@@ -44,16 +44,12 @@ def posted(client: FlaskClient, worker: object) -> dict[str, str]:
         name: client.post("/v1/documents", json=fields).json["id"]
         for name, fields in DOCUMENTS.items()
     }
-    wait_for(lambda: _processed(client, ids))
+    wait_for(lambda: processed(client, ids.values()))
     # Posted after the original is processed, so it is the duplicate.
     mirror = {**DOCUMENTS["railway"], "source": "mirror"}
     ids["mirror"] = client.post("/v1/documents", json=mirror).json["id"]
-    wait_for(lambda: _processed(client, ids))
+    wait_for(lambda: processed(client, ids.values()))
     return ids
-
-
-def _processed(client: FlaskClient, ids: dict[str, str]) -> bool:
-    return all(client.get(f"/v1/documents/{i}").json["status"] == "processed" for i in ids.values())
 
 
 def _names(client: FlaskClient, query: str, ids: dict[str, str]) -> set[str]:

@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.integration.conftest import wait_for
+from tests.helpers import wait_for
 
 HOSTILE = (
     "<script>alert('x')</script> Kazakhstan & Egypt <b>agree</b> on trade\x07 today.\n\n"

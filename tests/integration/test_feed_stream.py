@@ -14,7 +14,8 @@ from werkzeug.test import TestResponse
 
 from services.app import create_app
 from services.config import Config
-from tests.integration.conftest import key_client_class, wait_for
+from tests.helpers import processed, wait_for
+from tests.integration.conftest import key_client_class
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +69,7 @@ def _post(client: FlaskClient, source: str, count: int, start: int = 0) -> list[
         ).json["id"]
         for i in range(start, start + count)
     ]
-    wait_for(
-        lambda: all(client.get(f"/v1/documents/{i}").json["status"] == "processed" for i in ids)
-    )
+    wait_for(lambda: processed(client, ids))
     return ids
 
 

@@ -19,7 +19,7 @@ from services.storage import documents, feed, stories
 from services.storage import webhooks as store
 from services.storage.db import session_scope
 from services.storage.models import Webhook
-from tests.integration.conftest import wait_for
+from tests.helpers import post, status, wait_for
 
 
 class Receiver(ThreadingHTTPServer):
@@ -78,14 +78,9 @@ def _deliveries(client: FlaskClient, webhook_id: str) -> list[dict[str, Any]]:
     return list(client.get(f"/v1/webhooks/{webhook_id}/deliveries").json["deliveries"])
 
 
-def _post(client: FlaskClient, source: str, text: str) -> str:
-    response = client.post("/v1/documents", json={"content": text, "source": source})
-    return str(response.json["id"])
-
-
 def _post_processed(client: FlaskClient, source: str, text: str) -> None:
-    document_id = _post(client, source, text)
-    wait_for(lambda: client.get(f"/v1/documents/{document_id}").json["status"] == "processed")
+    document_id = post(client, text, source=source)
+    wait_for(lambda: status(client, document_id) == "processed")
 
 
 def _stored_webhook(session: Session, url: str, flt: dict[str, Any]) -> str:
@@ -104,8 +99,10 @@ def test_receiver_failing_twice_gets_the_item_once_signed(
     hook = created.json
     assert hook["secret"].startswith("whsec_")
     assert "secret" not in client.get(f"/v1/webhooks/{hook['id']}").json
-    _post(client, "elsewhere", "A story the webhook filter leaves out, about fishing boats.")
-    document_id = _post(client, "hooked", "Kazakhstan opens a new bridge over the Irtysh river.")
+    post(client, "A story the webhook filter leaves out, about fishing boats.", source="elsewhere")
+    document_id = post(
+        client, "Kazakhstan opens a new bridge over the Irtysh river.", source="hooked"
+    )
 
     [(headers, body)] = wait_for(receiver.accepted, timeout=60)  # type: ignore[misc]
     assert webhooks.verify(hook["secret"], headers, body)
@@ -129,7 +126,7 @@ def test_receiver_failing_twice_gets_the_item_once_signed(
     # Past the delivered item, and past entries the filter skips.
     assert decode_cursor(state["cursor"]) >= decode_cursor(payload["data"]["cursor"])
 
-    second = _post(client, "hooked", "Egypt plants a million trees along the Nile delta.")
+    second = post(client, "Egypt plants a million trees along the Nile delta.", source="hooked")
     wait_for(lambda: len(receiver.accepted()) == 2, timeout=60)
     wait_for(lambda: len(_deliveries(client, hook["id"])) == 4)
     assert json.loads(receiver.accepted()[1][1])["data"]["document_id"] == second

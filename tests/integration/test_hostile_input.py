@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.storage.models import Document
-from tests.integration.conftest import wait_for
+from tests.helpers import wait_for
 
 PROBLEM = "application/problem+json"
 

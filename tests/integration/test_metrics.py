@@ -13,9 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.logs import JsonFormatter
+from services.queue import enqueue_processing
 from services.storage.models import Document
-from tests.integration.conftest import wait_for
-from workers.tasks import enqueue_processing
+from tests.helpers import status, wait_for
 
 
 def _samples(client: FlaskClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -33,17 +33,13 @@ def _value(client: FlaskClient, name: str, **labels: str) -> float:
     return _samples(client).get((name, frozenset(labels.items())), 0.0)
 
 
-def _status(client: FlaskClient, document_id: str) -> str:
-    return str(client.get(f"/v1/documents/{document_id}").json["status"])
-
-
 def _broken_document(client: FlaskClient, sessions: sessionmaker[Session]) -> str:
     # A stored row whose raw payload lost its content cannot be processed.
     with sessions.begin() as session:
         broken = Document(raw={"content_type": "text/plain"}, deliveries=0)
         session.add(broken)
     enqueue_processing(client.application.extensions["ingest"].celery, [broken.id])
-    wait_for(lambda: _status(client, broken.id) == "failed")
+    wait_for(lambda: status(client, broken.id) == "failed")
     return broken.id
 
 
@@ -62,7 +58,7 @@ def test_processing_moves_counters_and_histograms(client: FlaskClient, worker: o
     text = "The harbour authority opened a new ferry terminal on Tuesday.\n\nIt cost 40 million."
     document_id = client.post("/v1/documents", json={"content": text}).json["id"]
     wait_for(lambda: _value(client, "ingest_feed_latency_seconds_count") > latency)
-    assert _status(client, document_id) == "processed"
+    assert status(client, document_id) == "processed"
     for (name, labels), value in zip(names, before, strict=True):
         assert _value(client, name, **labels) >= value + 1, (name, labels)
     assert _value(client, "ingest_feed_latency_seconds_sum") > 0
@@ -118,7 +114,7 @@ def test_summary_shows_throughput_stories_and_failures(
 ) -> None:
     text = "Volunteers planted 3000 trees along the river on Saturday.\n\nMore are planned."
     document_id = client.post("/v1/documents", json={"content": text, "title": "Trees"}).json["id"]
-    wait_for(lambda: _status(client, document_id) == "processed")
+    wait_for(lambda: status(client, document_id) == "processed")
     broken_id = _broken_document(client, sessions)
     summary = client.get("/v1/dashboard/summary").json
     assert summary["counts"]["processed"] == 1
@@ -172,7 +168,7 @@ def test_worker_log_lines_carry_document_and_task_ids(
     client: FlaskClient, worker: object, json_lines: io.StringIO
 ) -> None:
     document_id = client.post("/v1/documents", json={"content": "Logged words."}).json["id"]
-    wait_for(lambda: _status(client, document_id) == "processed")
+    wait_for(lambda: status(client, document_id) == "processed")
     wait_for(lambda: document_id in json_lines.getvalue())
     lines = [json.loads(line) for line in json_lines.getvalue().splitlines()]
     mine = [line for line in lines if line.get("document_id") == document_id]

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.integration.conftest import wait_for
+from tests.helpers import wait_for
 from tests.integration.test_metrics import _value
 
 WALL = {

@@ -23,17 +23,13 @@ from services.storage.models import (
     Signature,
     Story,
 )
-from tests.integration.conftest import wait_for
-
-
-def _status(client: FlaskClient, document_id: str) -> str:
-    return str(client.get(f"/v1/documents/{document_id}").json["status"])
+from tests.helpers import status, wait_for
 
 
 def test_worker_processes_a_document(client: FlaskClient, worker: object, seeds_dir: Path) -> None:
     content = (seeds_dir / "000_a893fa683b4c574b.txt").read_text()
     document_id = client.post("/v1/documents", json={"content": content}).json["id"]
-    wait_for(lambda: _status(client, document_id) == "processed")
+    wait_for(lambda: status(client, document_id) == "processed")
     body = client.get(f"/v1/documents/{document_id}").json
     assert body["language"] == "en"
     assert body["title"].startswith("The Ambassador of Kazakhstan")
@@ -50,9 +46,9 @@ def test_worker_processes_a_document(client: FlaskClient, worker: object, seeds_
 def test_exact_copy_joins_the_first_story(client: FlaskClient, worker: object) -> None:
     text = "A council approved the budget of 2025 on Monday.\n\nIt passed 12 to 3."
     first = client.post("/v1/documents", json={"content": text}).json["id"]
-    wait_for(lambda: _status(client, first) == "processed")
+    wait_for(lambda: status(client, first) == "processed")
     copy = client.post("/v1/documents", json={"content": text, "source": "other"}).json["id"]
-    wait_for(lambda: _status(client, copy) == "processed")
+    wait_for(lambda: status(client, copy) == "processed")
     body = client.get(f"/v1/documents/{copy}").json
     assert body["relation"] == "exact_duplicate"
     assert body["story_id"] == client.get(f"/v1/documents/{first}").json["story_id"]
@@ -62,7 +58,7 @@ def test_reprocessing_changes_nothing(
     client: FlaskClient, worker: object, config: Config, sessions: sessionmaker[Session]
 ) -> None:
     document_id = client.post("/v1/documents", json={"content": "Some words here."}).json["id"]
-    wait_for(lambda: _status(client, document_id) == "processed")
+    wait_for(lambda: status(client, document_id) == "processed")
     processed = processing.process(sessions, [document_id], max_deliveries=config.max_deliveries)
     assert processed.outcomes == {}
     with sessions() as session:
@@ -79,17 +75,17 @@ def test_a_failing_document_is_marked_failed_and_can_be_retried(
     with sessions.begin() as session:
         broken = Document(raw={"content_type": "text/plain"}, deliveries=0)
         session.add(broken)
-    from workers.tasks import enqueue_processing
+    from services.queue import enqueue_processing
 
     enqueue_processing(client.application.extensions["ingest"].celery, [broken.id])
-    wait_for(lambda: _status(client, broken.id) == FAILED)
+    wait_for(lambda: status(client, broken.id) == FAILED)
     body = client.get(f"/v1/documents/{broken.id}").json
     assert "KeyError" in body["error"]
     with sessions.begin() as session:
         session.get(Document, broken.id).raw = {"content": "Repaired content."}  # type: ignore[union-attr]
     retried = client.post(f"/v1/documents/{broken.id}/retry")
     assert retried.status_code == 202
-    wait_for(lambda: _status(client, broken.id) == "processed")
+    wait_for(lambda: status(client, broken.id) == "processed")
     assert client.post(f"/v1/documents/{broken.id}/retry").status_code == 409
 
 
@@ -100,13 +96,13 @@ def test_a_failing_document_in_a_batch_fails_alone(
     with sessions.begin() as session:
         broken = Document(raw={"content_type": "text/plain"}, deliveries=0)
         session.add(broken)
-    from workers.tasks import enqueue_processing
+    from services.queue import enqueue_processing
 
     batch = [good[0], broken.id, good[1]]
     assert enqueue_processing(client.application.extensions["ingest"].celery, batch) == batch
-    wait_for(lambda: _status(client, broken.id) == FAILED)
+    wait_for(lambda: status(client, broken.id) == FAILED)
     assert "KeyError" in client.get(f"/v1/documents/{broken.id}").json["error"]
-    wait_for(lambda: all(_status(client, i) == "processed" for i in good))
+    wait_for(lambda: all(status(client, i) == "processed" for i in good))
 
 
 def test_a_poison_message_stops_after_the_delivery_limit(

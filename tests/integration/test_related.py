@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from tests.integration.conftest import wait_for
+from tests.helpers import wait_for
 from tests.integration.test_no_article import _post, _processed
 from tests.unit.test_related import FIRST, SECOND, UNRELATED
 

@@ -12,7 +12,7 @@ from services.config import Config
 from services.pipeline.tag import TAXONOMY_VERSION
 from services.retag import queue_retagging
 from services.storage.models import Document, DocumentTag, FeedEntry
-from tests.integration.conftest import wait_for
+from tests.helpers import wait_for
 
 
 def test_outdated_tags_are_replaced_without_touching_the_rest(

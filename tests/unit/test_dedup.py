@@ -17,9 +17,9 @@ from services.pipeline.dedup import (
     assess,
     conclude,
     decide,
-    lexical_alignment,
 )
 from services.pipeline.fingerprint import Fingerprint, fingerprint
+from services.pipeline.matching.score import lexical_alignment
 from services.pipeline.normalize import RawDocument, normalize
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"

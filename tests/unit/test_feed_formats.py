@@ -35,9 +35,7 @@ def _atom(item: dict[str, object]) -> bytes:
         view="stories",
         title="feed",
         feed_id="http://x/v1/feed.atom",
-        base_url="http://x/",
-        self_url="http://x/v1/feed.atom",
-        next_url=None,
+        links=formats.Links(base_url="http://x/", self_url="http://x/v1/feed.atom"),
         updated="2024-01-02T00:00:00+00:00",
     )
 

@@ -12,18 +12,12 @@ from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.pipeline.fingerprint import (
-    Fingerprint,
-    FingerprintSettings,
-    band_keys,
-    evidence_weight,
-    fingerprint,
-    lsh_shape,
-    minhash,
-    shingle_hashes,
-    skeleton,
-)
+from services.pipeline.fingerprint import Fingerprint, FingerprintSettings, fingerprint
+from services.pipeline.matching.evidence import evidence_weight
+from services.pipeline.matching.keys import band_keys
+from services.pipeline.matching.minhash import lsh_shape, minhash, shingle_hashes
 from services.pipeline.normalize import RawDocument, normalize
+from services.pipeline.text.skeleton import skeleton
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 

@@ -1,0 +1,127 @@
+"""THE name key: where any script's word becomes a Latin consonant skeleton.
+
+A person's tag id (`person:<key>`) and a document's match keys (`s:<key>`,
+`w:<key>`, `nm:`, `nn:`) are built from `skeleton`, so a name gets one key in
+tags and in matching: 'Tokayev', 'Токаев', 'Тоқаев' and 'توكاييف' all give 'tkb'.
+
+How a word becomes its skeleton:
+
+1. A repair for the word's script, from `SCRIPT_REPAIRS` (first character's
+   script): Russian case endings that add a consonant, Hebrew vav (a vowel
+   letter), Devanagari anusvara (n before a consonant). To add a script (Han,
+   kana, Hangul, Greek, another Indic script or abjad), write one function
+   `str -> str` here and add it to the table under `scripts.script_of`'s name.
+2. Transliteration with anyascii, lower-cased, letters a-z only.
+3. Digraphs collapse (`DIGRAPHS`), letters that scripts and transliterations
+   confuse merge (`LETTERS`: b, p, f and v; c, h, k and q; s and z), vowels
+   and the weak letters w and y drop, doubled letters merge.
+4. Cut at `KEY_LETTERS` (4): inflection and particles mostly fall off.
+
+Lossy by design: distinct names can collide. Changing a table changes stored
+match keys (`fingerprint.DATA_VERSION`) and person tag ids
+(`tag.TAXONOMY_VERSION`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+
+from anyascii import anyascii
+
+from services.pipeline.text.fold import unmark
+from services.pipeline.text.scripts import ARABIC, CYRILLIC, DEVANAGARI, HEBREW, script_of
+
+KEY_LETTERS = 4
+
+DIGRAPHS = (
+    ("dzh", "j"), ("dj", "j"), ("kh", "k"), ("sh", "s"), ("ch", "k"), ("zh", "j"),
+    ("ph", "b"), ("th", "t"), ("dh", "d"), ("gh", "g"), ("ts", "s"),
+)  # fmt: skip
+LETTERS = str.maketrans(
+    {
+        "q": "k", "c": "k", "x": "ks", "z": "s", "f": "b", "v": "b", "p": "b",
+        "h": "k", "w": None, "y": None,
+        "a": None, "e": None, "i": None, "o": None, "u": None,
+    }
+)  # fmt: skip
+_NON_LETTER = re.compile(r"[^a-z]")
+_REPEAT = re.compile(r"(.)\1+")
+
+# Case endings that add a consonant ('Катаром', 'Хабаровского'); not -ов/-ев,
+# which end surnames in every case. A stem keeps four letters, so names
+# like 'Касым' keep theirs.
+_CYRILLIC_ENDINGS = (
+    "ого", "его", "ому", "ему", "ыми", "ими", "ами", "ями",
+    "ом", "ем", "ам", "ям", "ах", "ях", "ых", "их", "ым", "им",
+)  # fmt: skip
+
+
+def _cyrillic(word: str) -> str:
+    for ending in _CYRILLIC_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            return word[: -len(ending)]
+    return word
+
+
+def _hebrew(word: str) -> str:
+    # Vav is mostly a vowel letter (and the prefix 'and'), not /v/.
+    return word.replace("\u05d5", "")
+
+
+def _devanagari(word: str) -> str:
+    # Anusvara is a nasal sound, written 'm' by anyascii; before t, d or k it
+    # is an 'n' (इंटरनेट internet).
+    return word.replace("\u0902", "\u0928")
+
+
+SCRIPT_REPAIRS: dict[str, Callable[[str], str]] = {
+    CYRILLIC: _cyrillic,
+    HEBREW: _hebrew,
+    DEVANAGARI: _devanagari,
+}
+
+
+@functools.lru_cache(maxsize=65536)
+def skeleton(word: str) -> str:
+    """Return the Latin consonant skeleton of one word, at most `KEY_LETTERS` letters.
+
+    Deterministic; empty for a word with no consonant.
+    """
+    lower = word.lower()
+    repair = SCRIPT_REPAIRS.get(script_of(lower))
+    if repair is not None:
+        lower = repair(lower)
+    # Lower-case after transliterating: anyascii writes Hangul and Han
+    # syllables capitalised ('PuTin').
+    text = _NON_LETTER.sub("", anyascii(lower).lower())
+    for digraph, letter in DIGRAPHS:
+        text = text.replace(digraph, letter)
+    return _REPEAT.sub(r"\1", text.translate(LETTERS))[:KEY_LETTERS]
+
+
+# Articles written as a word of their own ("Al-Shuaibi", "el Sisi").
+_NAME_ARTICLES = frozenset({"al", "el", "ul", "ad", "as", "ash", "ar", "an", "az"})
+_NAME_SEPARATOR = re.compile(r"[\s\-\u2010\u2011]+")
+
+
+def name_key(name: str) -> str:
+    """Return a person's language-independent key: the skeletons of the name's words.
+
+    Words are split at spaces and hyphens; the Arabic article ال and Latin
+    articles ("al", "el") are dropped; each word gives `skeleton(word)`,
+    joined by "-". "Kairat Lama Sharif" and "خيرات لاما شريف" both give
+    "krt-lm-srb".
+    """
+    keys = []
+    for raw in _NAME_SEPARATOR.split(name.strip()):
+        word = unmark(raw)
+        if script_of(word) == ARABIC and word.startswith("ال") and len(word) > 3:
+            word = word[2:]
+        if not word or word == "ال" or anyascii(word).lower() in _NAME_ARTICLES:
+            continue
+        key = skeleton(word)
+        if key:
+            keys.append(key)
+    return "-".join(keys)

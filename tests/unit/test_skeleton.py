@@ -1,0 +1,51 @@
+"""The one name key: tagging and matching give a name the same key."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.pipeline.fingerprint import fingerprint
+from services.pipeline.normalize import RawDocument, normalize
+from services.pipeline.tag import person_id, tag
+from services.pipeline.text.scripts import script_of
+from services.pipeline.text.skeleton import SCRIPT_REPAIRS, name_key, skeleton
+
+TEXTS = {
+    "en": (
+        "President of Kazakhstan Kassym-Jomart Tokayev met the delegation in Astana. "
+        "Tokayev said the talks with the ministers went well, and Tokayev thanked them."
+    ),
+    "ru": (
+        "Президент Казахстана Касым-Жомарт Токаев встретился с делегацией в Астане. "
+        "Как сказал Токаев, переговоры прошли успешно, и Токаев поблагодарил министров."
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(TEXTS))
+def test_a_name_gets_the_same_key_in_tags_and_in_match_keys(language: str) -> None:
+    normalized = normalize(RawDocument(content=TEXTS[language], title="Astana"))
+    tags = tag(normalized, language)
+    assert "person:ksm-jmrt-tkb" in {t.id for t in tags}
+    found = fingerprint(normalized, language, tags)
+    assert "s:tkb" in found.data["ev"]
+    assert "w:tkb" in found.keys
+
+
+@pytest.mark.parametrize("name", ["Tokayev", "Токаев", "Тоқаев", "توكاييف"])
+def test_tokayev_has_one_key_in_every_script(name: str) -> None:
+    assert skeleton(name) == name_key(name) == person_id(name) == "tkb"
+
+
+def test_a_person_key_is_the_skeletons_of_its_words() -> None:
+    assert name_key("Kassym-Jomart Tokayev") == "-".join(
+        skeleton(word) for word in ("Kassym", "Jomart", "Tokayev")
+    )
+    assert name_key("Afnan Al-Shuaibi") == name_key("أفنان الشعيبي")
+
+
+def test_every_script_repair_is_keyed_by_a_script_name() -> None:
+    samples = {"cyrillic": "Катаром", "hebrew": "דוד", "devanagari": "इंटरनेट"}
+    assert set(SCRIPT_REPAIRS) == set(samples)
+    for script, word in samples.items():
+        assert script_of(word) == script
