@@ -17,13 +17,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from services import logs, metrics, processing, webhooks
+from services import leases, logs, metrics, processing, webhooks
 from services.config import Config
 from services.feeds import nudge
 from services.storage import documents
 from services.storage import webhooks as webhook_store
 from services.storage.db import make_engine, make_sessionmaker, read_scope, session_scope
 from services.storage.models import utcnow
+from workers.celery_app import QUEUE
 
 log = logging.getLogger(__name__)
 
@@ -142,10 +143,15 @@ def process_documents(self: PipelineTask, document_ids: list[str]) -> int:
 
 
 def _process(self: PipelineTask, document_ids: list[str]) -> processing.Processed:
+    config = self.config
     try:
-        processed = processing.process(
-            self.sessions, document_ids, max_deliveries=self.config.max_deliveries
-        )
+        with leases.renewed(self.sessions, document_ids, config.lease_seconds):
+            processed = processing.process(
+                self.sessions,
+                document_ids,
+                max_deliveries=config.max_deliveries,
+                lease_seconds=config.lease_seconds,
+            )
     except Exception as exc:
         if _is_transient(exc) and self.request.retries < self.config.max_retries:
             self.retry_transient(exc)
@@ -175,14 +181,25 @@ def retag_document(self: PipelineTask, document_id: str) -> bool:
 def sweep(self: PipelineTask) -> int:
     """Re-enqueue documents that no task is going to finish."""
     config = self.config
+    queued_after = config.sweep_after_seconds
+    if _queue_empty(self):
+        # A queued document whose message is no longer waiting was taken by
+        # a worker that died before claiming it.
+        queued_after = min(queued_after, config.lease_seconds)
     with session_scope(self.sessions) as session:
-        ids = documents.find_stuck(
-            session,
-            utcnow(),
-            unsent_after=timedelta(seconds=config.sweep_unsent_after_seconds),
-            queued_after=timedelta(seconds=config.sweep_after_seconds),
-            processing_after=timedelta(seconds=config.task_time_limit * 2),
+        now = utcnow()
+        released = documents.release_expired(
+            session, now, processing_after=timedelta(seconds=config.task_time_limit * 2)
         )
+        stuck = documents.find_stuck(
+            session,
+            now,
+            unsent_after=timedelta(seconds=config.sweep_unsent_after_seconds),
+            queued_after=timedelta(seconds=queued_after),
+        )
+    ids = list(dict.fromkeys(released + stuck))
+    if released:
+        log.info("sweeper releases %d documents whose lease expired", len(released))
     if ids:
         log.info("sweeper re-enqueues %d documents", len(ids))
         enqueue_processing(self.app, ids)
@@ -190,6 +207,13 @@ def sweep(self: PipelineTask) -> int:
             documents.mark_enqueued(session, ids)
     enqueue_webhooks(self.app, self.sessions)
     return len(ids)
+
+
+def _queue_empty(task: PipelineTask) -> bool:
+    try:
+        return int(task.redis.llen(QUEUE)) == 0
+    except redis.RedisError:
+        return False
 
 
 def send(celery: Celery, task_name: str, items: Iterable[T]) -> list[T]:
