@@ -7,7 +7,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-VAR_DIR = PROJECT_ROOT / "var"
+# Local state of `make run` (SQLite, keys, Flower's login); VAR_DIR moves it,
+# so a second stack (a test's) keeps its own.
+VAR_DIR = Path(os.environ.get("VAR_DIR") or PROJECT_ROOT / "var")
 
 MIB = 1024 * 1024
 
