@@ -69,6 +69,8 @@ class Config:
     # (every /v1 call needs an API key) or `open` (local development only).
     auth_mode: str = "keys"
     rate_limit: str = "600/minute;20000/hour"
+    # Bad or revoked API keys one client address may send before it gets 429.
+    auth_failure_limit: str = "10/minute;100/hour"
     max_json_depth: int = 32
 
     @classmethod

@@ -5,6 +5,8 @@
 - Rate limits per API key (RATE_LIMIT), counted in Redis so they hold across
   gunicorn workers and hosts; a batch is one request. When Redis does not
   answer, counting falls back to process memory rather than refusing intake.
+- Failed authentication per client address (AUTH_FAILURE_LIMIT), in the
+  same storage (`auth.limit_failures`).
 - JSON bodies nested deeper than MAX_JSON_DEPTH get 400 before any view
   parses them, so no request can end in a RecursionError; strings that no
   database can store (NUL, unpaired surrogates) get 422 (400 in the URL).
@@ -62,6 +64,7 @@ def init_app(app: Flask, config: Config) -> Limiter:
         in_memory_fallback_enabled=True,
         key_prefix="ingest-limits",
     )
+    auth.limit_failures(app, limiter, config.auth_failure_limit)
     app.before_request(_check_input)
     app.register_error_handler(OperationalError, _database_unavailable)
     return limiter
