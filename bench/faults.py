@@ -14,9 +14,10 @@ and the supervisor's restart policy. For each fault in turn:
 
 Each reports: documents accepted, processed once, lost (accepted, never
 processed), double effects (feed entries or stories beyond one), intake
-errors (answers other than 200/202, or none) while the fault lasted, the
-time from the fault to the last document accepted before it ended being
-processed, and the stack's memory before and after.
+errors (answers other than 200/202, or none) while the fault lasted (a
+refused document is sent again after its Retry-After, as a client would),
+the time from the fault to the last document accepted before it ended
+being processed, and the stack's memory before and after.
 """
 
 from __future__ import annotations
@@ -65,13 +66,21 @@ class Timing:
     settle: float = 180
 
 
+# How long a client keeps retrying one document that was refused (503, no answer).
+RETRY_SECONDS = 60
+
+
 @dataclass
 class Sent:
-    """One POST: when it was sent, what it answered (0: no answer), the id it got."""
+    """One POST: when it was sent, what it answered (0: no answer), the id it got.
+
+    `first_at`: when the document was first sent (earlier for a retry).
+    """
 
     at: float
     status: int
     document_id: str | None
+    first_at: float
 
 
 @dataclass
@@ -108,18 +117,27 @@ class Producer:
                 pool.submit(self._post, payload)
 
     def _post(self, payload: dict[str, Any]) -> None:
+        """POST the document; after a refusal, retry as a client would (same external id)."""
         http: requests.Session | None = getattr(self._local, "http", None)
         if http is None:
             http = self._local.http = requests.Session()
-        at = time.monotonic()
-        try:
-            response = http.post(f"{self.url}/v1/documents", json=payload, timeout=60)
-            status = response.status_code
-            document_id = response.json().get("id") if status in ANSWERED else None
-        except (requests.RequestException, ValueError):
-            status, document_id = 0, None
-        with self._lock:
-            self.sent.append(Sent(at, status, document_id))
+        first_at = time.monotonic()
+        give_up = first_at + RETRY_SECONDS
+        while True:
+            at = time.monotonic()
+            wait = 1.0
+            try:
+                response = http.post(f"{self.url}/v1/documents", json=payload, timeout=60)
+                status = response.status_code
+                document_id = response.json().get("id") if status in ANSWERED else None
+                wait = float(response.headers.get("Retry-After") or wait)
+            except (requests.RequestException, ValueError):
+                status, document_id = 0, None
+            with self._lock:
+                self.sent.append(Sent(at, status, document_id, first_at))
+            if status in ANSWERED or time.monotonic() + wait > give_up:
+                return
+            time.sleep(wait)
 
 
 @dataclass
@@ -300,6 +318,19 @@ class FaultRun:
         else:
             raise ValueError(f"unknown fault {fault!r}")
 
+    def warm_up(self, documents: int = 8) -> None:
+        """Process a few documents first: the worker's pool is loaded and its memory settled."""
+        with requests.Session() as http:
+            ids = [
+                http.post(f"{self.url}/v1/documents", json=next(self.payloads), timeout=60).json()[
+                    "id"
+                ]
+                for _ in range(documents)
+            ]
+        deadline = time.monotonic() + self.timing.settle
+        while effects(self.sessions, ids, set()).unfinished and time.monotonic() < deadline:
+            time.sleep(0.5)
+
     def measure(self, fault: str) -> dict[str, Any]:
         """Run the load through the fault; return its figures."""
         producer = Producer(self.url, self.rate, self.payloads)
@@ -312,8 +343,10 @@ class FaultRun:
         ended = time.monotonic()
         time.sleep(self.timing.tail)
         sent = producer.stop()
-        accepted = [s.document_id for s in sent if s.document_id is not None]
-        affected = {s.document_id for s in sent if s.document_id is not None and s.at <= ended}
+        accepted = list(dict.fromkeys(s.document_id for s in sent if s.document_id is not None))
+        affected = {
+            s.document_id for s in sent if s.document_id is not None and s.first_at <= ended
+        }
         deadline = ended + self.timing.settle
         found = effects(self.sessions, accepted, affected)
         while found.unfinished and time.monotonic() < deadline:
@@ -328,7 +361,7 @@ class FaultRun:
         window_end = ended if ended - began > 1 else ended + self.timing.tail
         during = [s for s in sent if began <= s.at <= window_end]
         return {
-            "sent": len(sent),
+            "posts": len(sent),
             "accepted": len(accepted),
             "processed_once": found.processed_once,
             "lost": found.unfinished + found.failed,
@@ -336,6 +369,7 @@ class FaultRun:
             "double_effects": found.double_effects,
             "intake_errors_during_fault": sum(s.status not in ANSWERED for s in during),
             "requests_during_fault": len(during),
+            "intake_errors": sum(s.status not in ANSWERED for s in sent),
             "fault_seconds": ended - began,
             "recovery_seconds": recovery,
             "recovery_after_fault_end_seconds": (
@@ -392,6 +426,7 @@ def run(
                     timing,
                     _payloads(seed, first_document),
                 )
+                fault_run.warm_up()
                 for fault in FAULTS:
                     figures[fault] = fault_run.measure(fault)
                     stack.wait_ready(service.url, timeout=120)

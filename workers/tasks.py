@@ -197,16 +197,18 @@ def sweep(self: PipelineTask) -> int:
             unsent_after=timedelta(seconds=config.sweep_unsent_after_seconds),
             queued_after=timedelta(seconds=queued_after),
         )
-    ids = list(dict.fromkeys(released + stuck))
+    stuck = sorted(set(stuck) - set(released), key=stuck.index)
     if released:
         log.info("sweeper releases %d documents whose lease expired", len(released))
-    if ids:
-        log.info("sweeper re-enqueues %d documents", len(ids))
-        enqueue_processing(self.app, ids)
+    if released or stuck:
+        log.info("sweeper re-enqueues %d documents", len(released) + len(stuck))
+        # Delivered before, each goes alone: a batch would leave it to run alone anyway.
+        sent = enqueue_processing(self.app, released, together=False)
+        sent += enqueue_processing(self.app, stuck)
         with session_scope(self.sessions) as session:
-            documents.mark_enqueued(session, ids)
+            documents.mark_enqueued(session, sent)
     enqueue_webhooks(self.app, self.sessions)
-    return len(ids)
+    return len(released) + len(stuck)
 
 
 def _queue_empty(task: PipelineTask) -> bool:

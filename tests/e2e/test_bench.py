@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from bench.__main__ import main
+from bench import faults
+from bench.__main__ import SERVICE_ENVIRONMENT, main
+from bench.backends import fresh_database
 
 KEYS = {
     "date",
@@ -51,3 +54,26 @@ def test_quick_bench_writes_valid_results(tmp_path: Path) -> None:
     assert {"api", "worker"} <= results["memory"].keys()
     for target in results["targets"]:
         assert {"name", "value", "target", "pass"} <= target.keys()
+
+
+@pytest.mark.slow
+def test_the_fault_phase_loses_nothing_and_records_nothing_twice(tmp_path: Path) -> None:
+    with fresh_database(os.environ.get("DATABASE_URL"), tmp_path, "faults") as url:
+        figures = faults.run(
+            {**os.environ, **SERVICE_ENVIRONMENT},
+            database_url=url,
+            directory=tmp_path,
+            rate=4,
+            timing=faults.Timing(lead=2, outage=3, tail=3),
+            concurrency=2,
+            api_workers=2,
+            seed=7,
+            first_document=2_000_000,
+        )
+    assert figures["crash_loops"] == []
+    for fault in faults.FAULTS:
+        found = figures[fault]
+        assert found["accepted"] > 0, fault
+        assert (found["lost"], found["double_effects"]) == (0, 0), (fault, found)
+        assert found["processed_once"] == found["accepted"], (fault, found)
+        assert found["recovery_seconds"] is not None, fault
