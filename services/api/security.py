@@ -19,14 +19,14 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from sqlalchemy.exc import OperationalError
 from werkzeug.wrappers import Response
 
 from services.api import auth, resources
-from services.api.problems import problem
+from services.api.problems import OWN_RETRY_AFTER, problem
 from services.config import Config
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,10 @@ def _set_headers(response: Response) -> Response:
     # The limiter adds Retry-After to every answer; it means something only here.
     if response.status_code not in (429, 503):
         headers.pop("Retry-After", None)
+    elif OWN_RETRY_AFTER in g:
+        # The limiter raised a problem's own Retry-After to its window's reset
+        # (up to an hour): clients of a brief database outage waited that long.
+        headers["Retry-After"] = g.get(OWN_RETRY_AFTER)
     return response
 
 
