@@ -5,7 +5,8 @@ on a stack of the benchmark's own: a fresh database, a private
 redis-server (never the machine's shared one, even when REDIS_URL is set)
 and the supervisor's restart policy. For each fault in turn:
 
-- `worker_killed`: the Celery worker and its pool SIGKILLed at once;
+- `worker_killed`: the Celery worker and its pool SIGKILLed at once, as
+  soon as it holds a document (so its leases must bring them back);
 - `redis_stopped`: the private redis-server stopped (SIGTERM) for the
   outage and started again on its port and data;
 - `database_unavailable`: the run's own database for the outage: on
@@ -46,7 +47,7 @@ from bench import stack
 from bench.corpus import article
 from bench.stack import MIB
 from services.storage.db import make_engine, make_sessionmaker
-from services.storage.models import FAILED, PROCESSED, Document, FeedEntry, Story
+from services.storage.models import FAILED, PROCESSED, PROCESSING, Document, FeedEntry, Story
 from services.supervisor import RestartPolicy, Stack, free_port, start_redis
 
 FAULTS = ("worker_killed", "redis_stopped", "database_unavailable")
@@ -303,10 +304,17 @@ class FaultRun:
     rate: float
     timing: Timing
     payloads: Iterator[dict[str, Any]]
+    held: int | None = None
 
     def inject(self, fault: str) -> None:
         """Cause the fault; return when it is over (at once for a kill)."""
         if fault == "worker_killed":
+            # In the middle of work, so its claimed documents must come back
+            # through their leases (at a moment with none, only the restart shows).
+            deadline = time.monotonic() + 10
+            while not self.processing() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.held = self.processing()
             os.killpg(self.running.processes["worker"].pid, signal.SIGKILL)
         elif fault == "redis_stopped":
             self.broker.stop()
@@ -317,6 +325,12 @@ class FaultRun:
                 time.sleep(self.timing.outage)
         else:
             raise ValueError(f"unknown fault {fault!r}")
+
+    def processing(self) -> int:
+        """Return how many documents are claimed by a worker right now."""
+        with self.sessions() as session:
+            query = select(func.count()).where(Document.status == PROCESSING)
+            return int(session.scalar(query) or 0)
 
     def warm_up(self, documents: int = 8) -> None:
         """Process a few documents first: the worker's pool is loaded and its memory settled."""
@@ -339,6 +353,7 @@ class FaultRun:
         memory_before = rss_mib(self.running)
         began_at = datetime.now(UTC)
         began = time.monotonic()
+        self.held = None
         self.inject(fault)
         ended = time.monotonic()
         time.sleep(self.timing.tail)
@@ -371,6 +386,7 @@ class FaultRun:
             "requests_during_fault": len(during),
             "intake_errors": sum(s.status not in ANSWERED for s in sent),
             "fault_seconds": ended - began,
+            "processing_at_kill": self.held,
             "recovery_seconds": recovery,
             "recovery_after_fault_end_seconds": (
                 recovery - (ended - began) if recovery is not None else None

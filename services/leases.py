@@ -12,10 +12,12 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.config import Config
 from services.storage import documents
 from services.storage.db import session_scope
 
@@ -53,3 +55,37 @@ def renewed(
     finally:
         stop.set()
         thread.join()
+
+
+@dataclass(frozen=True)
+class Lost:
+    """Documents for the sweeper to send again.
+
+    `released`: their lease expired (delivered before: each goes alone);
+    `stuck`: queued, and no message of theirs is going to arrive.
+    """
+
+    released: list[str]
+    stuck: list[str]
+
+
+def collect_lost(session: Session, now: datetime, config: Config, *, queue_empty: bool) -> Lost:
+    """Release expired leases and find the queued documents no task will process. Caller commits.
+
+    With the broker's queue empty, a document queued more than a lease ago
+    is lost too: a worker took its message and died before claiming it.
+    """
+    queued_after = config.sweep_after_seconds
+    if queue_empty:
+        queued_after = min(queued_after, config.lease_seconds)
+    released = documents.release_expired(
+        session, now, processing_after=timedelta(seconds=config.task_time_limit * 2)
+    )
+    stuck = documents.find_stuck(
+        session,
+        now,
+        unsent_after=timedelta(seconds=config.sweep_unsent_after_seconds),
+        queued_after=timedelta(seconds=queued_after),
+    )
+    freed = set(released)
+    return Lost(released, [i for i in stuck if i not in freed])

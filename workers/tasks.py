@@ -6,7 +6,6 @@ import logging
 import os
 import random
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import TypeVar
 
 import redis
@@ -180,35 +179,19 @@ def retag_document(self: PipelineTask, document_id: str) -> bool:
 @shared_task(bind=True, base=PipelineTask, name=SWEEP)
 def sweep(self: PipelineTask) -> int:
     """Re-enqueue documents that no task is going to finish."""
-    config = self.config
-    queued_after = config.sweep_after_seconds
-    if _queue_empty(self):
-        # A queued document whose message is no longer waiting was taken by
-        # a worker that died before claiming it.
-        queued_after = min(queued_after, config.lease_seconds)
     with session_scope(self.sessions) as session:
-        now = utcnow()
-        released = documents.release_expired(
-            session, now, processing_after=timedelta(seconds=config.task_time_limit * 2)
-        )
-        stuck = documents.find_stuck(
-            session,
-            now,
-            unsent_after=timedelta(seconds=config.sweep_unsent_after_seconds),
-            queued_after=timedelta(seconds=queued_after),
-        )
-    stuck = sorted(set(stuck) - set(released), key=stuck.index)
-    if released:
-        log.info("sweeper releases %d documents whose lease expired", len(released))
-    if released or stuck:
-        log.info("sweeper re-enqueues %d documents", len(released) + len(stuck))
+        lost = leases.collect_lost(session, utcnow(), self.config, queue_empty=_queue_empty(self))
+    if lost.released:
+        log.info("sweeper releases %d documents whose lease expired", len(lost.released))
+    if lost.released or lost.stuck:
+        log.info("sweeper re-enqueues %d documents", len(lost.released) + len(lost.stuck))
         # Delivered before, each goes alone: a batch would leave it to run alone anyway.
-        sent = enqueue_processing(self.app, released, together=False)
-        sent += enqueue_processing(self.app, stuck)
+        sent = enqueue_processing(self.app, lost.released, together=False)
+        sent += enqueue_processing(self.app, lost.stuck)
         with session_scope(self.sessions) as session:
             documents.mark_enqueued(session, sent)
     enqueue_webhooks(self.app, self.sessions)
-    return len(released) + len(stuck)
+    return len(lost.released) + len(lost.stuck)
 
 
 def _queue_empty(task: PipelineTask) -> bool:

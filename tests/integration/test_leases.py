@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services import leases, processing
+from services.config import Config
 from services.storage import documents
 from services.storage.models import PROCESSED, PROCESSING, QUEUED, Document, FeedEntry, utcnow
 from tests.integration.conftest import wait_for
@@ -104,3 +105,21 @@ def test_a_lost_claim_is_swept_processed_once_and_a_late_delivery_changes_nothin
         )
     assert entries == 1
     assert _row(sessions, document_id).deliveries == 2
+
+
+def test_a_queued_document_whose_message_left_an_empty_queue_counts_as_lost(
+    sessions: sessionmaker[Session], config: Config
+) -> None:
+    document_id = _accept(sessions, "The dam on the Syr Darya released 400 m3 a second.")
+    with sessions.begin() as session:
+        documents.mark_enqueued(session, [document_id])
+    later = utcnow() + timedelta(seconds=config.lease_seconds + 1)
+    with sessions.begin() as session:
+        waiting = leases.collect_lost(session, later, config, queue_empty=False)
+        taken = leases.collect_lost(session, later, config, queue_empty=True)
+        # Its message still waits in a busy queue: not lost until SWEEP_AFTER_SECONDS.
+        assert document_id not in waiting.stuck
+        # No message waits: a worker took it and died before claiming the document.
+        assert document_id in taken.stuck
+        assert taken.released == []
+        documents.mark_failed(session, document_id, "never sent in this test")
