@@ -19,6 +19,10 @@ Runs, in order, on one generated corpus (bench/corpus.py):
    is measured once more right after the sustained run, and the ratio of
    end to end to the limit uses the mean of the two.
 
+4. with --faults (the default in full mode), the fault phase at half the
+   sustained rate: a worker SIGKILLed, Redis stopped for 10 s, the database
+   unavailable for 10 s, each on a stack of the phase's own (bench/faults.py).
+
 Prints a table, each target with pass or miss, and writes the same figures
 to bench/results.json (or `--output`). The database is DATABASE_URL's server
 if set (a database created for the run and dropped after), else SQLite in a
@@ -46,7 +50,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import limit, load, report, scale, stack
+from bench import faults, limit, load, report, scale, stack
 from bench.backends import redis_database
 from bench.corpus import ORIGINAL, article, articles
 from bench.stats import median, percentile
@@ -74,10 +78,14 @@ class Settings:
     latency_seconds: float
     single_posts: int
     batches: int
+    faults: faults.Timing | None = None
 
 
-QUICK = Settings(160, 60, 30, (200, 500), 20, 15, 120, 4, 60, 2)
-FULL = Settings(2000, 400, 300, (1000, 10_000), 200, 100, 1000, 30, 300, 10)
+# Quick mode runs the fault phase only with --faults, with shorter outages.
+QUICK = Settings(160, 60, 30, (200, 500), 20, 15, 120, 4, 60, 2, faults.Timing(3, 4, 4))
+FULL = Settings(
+    2000, 400, 300, (1000, 10_000), 200, 100, 1000, 30, 300, 10, faults.Timing(5, 10, 10)
+)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -97,6 +105,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="worker pool processes (default: as `make run`, cores; cores + 1 with a server)",
     )
     parser.add_argument("--api-workers", type=int, default=2)
+    parser.add_argument(
+        "--faults",
+        action=argparse.BooleanOptionalAction,
+        help="the fault phase: a worker killed, Redis and the database down"
+        " (default: on in full mode, off in quick mode)",
+    )
     parser.add_argument(
         "--latency-rate",
         type=float,
@@ -182,6 +196,23 @@ def _service(
     }
 
 
+def _faults(
+    timing: faults.Timing, args: argparse.Namespace, tmp: Path, e2e: dict[str, Any]
+) -> dict[str, Any]:
+    """Run the fault phase at half the sustained rate on a fresh database and Redis."""
+    rate = max(1.0, e2e["steady_docs_per_s"] / 2)
+    with scratch_database(os.environ.get("DATABASE_URL"), tmp, "faults") as url:
+        environ = {**os.environ, **SERVICE_ENVIRONMENT}
+        return faults.run(
+            environ,
+            faults.Load(rate, timing, seed=args.seed, first_document=1_000_000),
+            database_url=url,
+            directory=tmp,
+            concurrency=args.concurrency or default_concurrency(url),
+            api_workers=args.api_workers,
+        )
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Measure every figure; return the results document."""
     settings = QUICK if args.quick else FULL
@@ -218,6 +249,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         phases["limit"] = time.monotonic() - started - sum(phases.values())
         service = _service(settings, args, tmp, lambda: limit.on_pool(payloads, pool, cores)[0])
         phases["service"] = time.monotonic() - started - sum(phases.values())
+        fault_figures = None
+        if settings.faults is not None and (
+            args.faults or (args.faults is None and not args.quick)
+        ):
+            fault_figures = _faults(settings.faults, args, tmp, service["end_to_end"])
+            phases["faults"] = time.monotonic() - started - sum(phases.values())
     e2e = service["end_to_end"]
     measured["total_before_docs_per_s"] = measured["total_docs_per_s"]
     measured["total_after_docs_per_s"] = e2e.pop("limit_after_docs_per_s")
@@ -245,6 +282,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "limit": measured,
         **{key: service[key] for key in ("end_to_end", "latency", "intake", "memory")},
         "stages": stages,
+        "faults": fault_figures,
         "scale": points,
         "scale_fill": "bulk insert of analyze() results computed in a process pool; "
         "each filled document opens its own story; probes run services.processing.process",
@@ -277,6 +315,14 @@ def _targets(
         "dedup_top": last["dedup_ms_median"],
         "feed_top": last["feed_page_ms_median"],
     }
+    ran = [f for f in (results.get("faults") or {}).values() if isinstance(f, dict) and "lost" in f]
+    if ran:
+        recoveries = [f["recovery_after_fault_end_seconds"] for f in ran]
+        values["fault_lost"] = sum(f["lost"] for f in ran)
+        values["fault_double"] = sum(f["double_effects"] for f in ran)
+        values["fault_recovery"] = (
+            float("nan") if None in recoveries else max(r for r in recoveries if r is not None)
+        )
     top_note = f"at {last['size']:,} stored" + ("" if top_reached else "; target is at 100,000")
     notes = {
         "dedup_growth": f"{first['size']:,} -> {last['size']:,} stored",

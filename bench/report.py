@@ -37,6 +37,11 @@ TARGETS = {
     "tag": Target("tag median", "ms", "<= 10", lambda v: v <= 10),
     "dedup_top": Target("dedup median at top size", "ms", "< 10", lambda v: v < 10),
     "feed_top": Target("feed page median at top size", "ms", "< 30", lambda v: v < 30),
+    "fault_lost": Target("faults: documents lost, all faults", "docs", "= 0", lambda v: v == 0),
+    "fault_double": Target("faults: double effects, all faults", "", "= 0", lambda v: v == 0),
+    "fault_recovery": Target(
+        "faults: recovery after a fault ends, worst", "s", "<= 60", lambda v: v <= 60
+    ),
 }
 
 
@@ -151,6 +156,28 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{point['repeats_joined']} of {point['repeats']}",
             )
         )
+    for fault, figures in (results.get("faults") or {}).items():
+        if not isinstance(figures, dict) or "accepted" not in figures:
+            continue
+        rows.append(
+            (
+                f"fault {fault}: accepted / processed once / lost / double effects",
+                " / ".join(
+                    _number(figures[k])
+                    for k in ("accepted", "processed_once", "lost", "double_effects")
+                ),
+            )
+        )
+        rows.append(
+            (
+                f"fault {fault}: intake errors during it (of requests); recovery s (after end)",
+                f"{figures['intake_errors_during_fault']} "
+                f"(of {figures['requests_during_fault']}); "
+                f"{_number(figures['recovery_seconds'])} "
+                f"({_number(figures['recovery_after_fault_end_seconds'])})",
+            )
+        )
+        rows.append((f"fault {fault}: memory growth MB", _number(figures["memory_growth_mb"])))
     for name, entry in results["memory"].items():
         children = ", ".join(_number(c["mb"]) for c in entry["children_mb"])
         rows.append((f"peak RSS MB, {name} (main; children)", f"{entry['main_mb']}; {children}"))

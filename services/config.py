@@ -7,7 +7,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-VAR_DIR = PROJECT_ROOT / "var"
+# Local state of `make run` (SQLite, keys, Flower's login); VAR_DIR moves it,
+# so a second stack (a test's) keeps its own.
+VAR_DIR = Path(os.environ.get("VAR_DIR") or PROJECT_ROOT / "var")
 
 MIB = 1024 * 1024
 
@@ -30,7 +32,12 @@ class Config:
     # A single document waits this long in the API for others to share its
     # task (README, "How a document flows").
     enqueue_linger_milliseconds: int = 50
-    sweep_interval_seconds: int = 30
+    # A worker renews the lease of each document it works on; one not renewed
+    # for this long lost its worker and the sweeper sends it again at once
+    # (docs/operations.md, "Crashes, leases and restarts"). The sweeper runs
+    # often enough that it does so within LEASE_SECONDS + SWEEP_INTERVAL_SECONDS.
+    lease_seconds: int = 30
+    sweep_interval_seconds: int = 10
     sweep_unsent_after_seconds: int = 5
     sweep_after_seconds: int = 900
     log_level: str = "INFO"
@@ -54,10 +61,16 @@ class Config:
     # Added to the niceness of a worker's pool processes: on a shared host
     # the API keeps answering at once while a backlog drains.
     worker_nice: int = 10
+    # `make run` restarts a process that exits, and gives up on a crash loop:
+    # RESTART_LIMIT restarts of one process within RESTART_WINDOW_SECONDS.
+    restart_limit: int = 5
+    restart_window_seconds: int = 60
     # Access and limits (README, "Security and limits"). AUTH_MODE is `keys`
     # (every /v1 call needs an API key) or `open` (local development only).
     auth_mode: str = "keys"
     rate_limit: str = "600/minute;20000/hour"
+    # Bad or revoked API keys one client address may send before it gets 429.
+    auth_failure_limit: str = "10/minute;100/hour"
     max_json_depth: int = 32
 
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -84,7 +84,11 @@ def _text(value: object) -> str | None:
 
 
 def process(
-    factory: sessionmaker[Session], document_ids: Sequence[str], *, max_deliveries: int
+    factory: sessionmaker[Session],
+    document_ids: Sequence[str],
+    *,
+    max_deliveries: int,
+    lease_seconds: float = 30,
 ) -> Processed:
     """Process the documents, together, once in their effects.
 
@@ -98,7 +102,9 @@ def process(
     documents processed at once end in one story.
     """
     with session_scope(factory) as session:
-        delivery = documents.begin_delivery(session, document_ids, max_deliveries)
+        delivery = documents.begin_delivery(
+            session, document_ids, max_deliveries, timedelta(seconds=lease_seconds)
+        )
     claimed = [i for i in document_ids if i in delivery.raw]
     analyses = {i: analyze(raw_document(delivery.raw[i])) for i in claimed}
     # Markup with no text (scripts only, an HTML bomb) would otherwise join

@@ -1,6 +1,16 @@
 """Start the whole service in the foreground: broker, API, worker, Flower.
 
-`python -m services run` (what `make run` calls). Ctrl-C stops everything.
+`python -m services run` (what `make run` calls). A process that exits is
+started again after a backoff, so the API never stops because a worker
+died; only a crash loop (RESTART_LIMIT restarts of one process within
+RESTART_WINDOW_SECONDS) stops everything, naming the process and its last
+lines of output. Ctrl-C stops everything.
+
+Neither honcho nor supervisord fits: honcho's manager stops every process
+when one exits (the behaviour replaced here) and has no restart policy;
+supervisord is a daemon with its own configuration file and control
+socket, restarts forever a process that lived past `startsecs`, and leaves
+the others running when it gives up on one. The policy is a few lines.
 """
 
 from __future__ import annotations
@@ -12,9 +22,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import redis
 
@@ -53,44 +66,195 @@ def redis_binary() -> str:
         return found
 
 
+def redis_command(data_dir: Path, port: int) -> list[str]:
+    """Return the command of a private redis-server on the port, persisting under data_dir."""
+    return [
+        redis_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+    ]
+
+
+def wait_for_redis(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Wait until the redis-server answers at the URL; kill it if it never does."""
+    for _ in range(100):
+        if redis_answers(url):
+            return
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"redis-server did not start at {url}")
+
+
 def start_redis(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     """Start a private redis-server on the port, persisting under data_dir."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [
-            redis_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(data_dir),
-            "--appendonly",
-            "yes",
-            "--save",
-            "",
-            "--daemonize",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(100):
-        if redis_answers(url):
-            return process
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"redis-server did not start on port {port}")
+    process = subprocess.Popen(redis_command(data_dir, port), stdout=subprocess.DEVNULL)
+    wait_for_redis(f"redis://127.0.0.1:{port}/0", process)
+    return process
+
+
+# Lines of each process's output kept to show when it crash-loops.
+OUTPUT_LINES = 20
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When to start an exited process again, and when to give up.
+
+    The delay doubles with each exit within the window, from `first_delay`
+    up to `max_delay`; after `limit` restarts within `window` seconds the
+    next exit is a crash loop.
+    """
+
+    limit: int = 5
+    window: float = 60
+    first_delay: float = 1
+    max_delay: float = 30
+
+    def delay(self, recent_exits: int) -> float:
+        """Return the wait before the restart that follows `recent_exits` exits in the window."""
+        return float(min(self.max_delay, self.first_delay * 2 ** max(0, recent_exits - 1)))
+
+
+@dataclass
+class Child:
+    """A supervised process: how to start it, the running one, and its last output."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    output: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_LINES))
+    exits: deque[float] = field(default_factory=deque)
+    restart_at: float | None = None
+
+
+def describe_exit(returncode: int) -> str:
+    """Return how a process ended, in words: "code 1", "signal SIGKILL"."""
+    if returncode < 0:
+        try:
+            return f"signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"code {returncode}"
+
+
+def _own_stdout() -> IO[str]:
+    # What descriptor 1 is now, kept: the benchmark points it at a log file
+    # only while it starts the stack.
+    return os.fdopen(os.dup(1), "w", buffering=1)
 
 
 @dataclass
 class Stack:
-    """The child processes of a running service."""
+    """The child processes of a running service; each may be restarted.
+
+    Each child runs in its own process group, so a terminal's Ctrl-C
+    reaches only the supervisor, which stops them in order, and what a dead
+    process leaves (a worker's pool) is killed with its group. Their output
+    is forwarded, prefixed with the process's name, to what descriptor 1 was
+    when the stack was made; the last lines of each are kept.
+    """
 
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    children: dict[str, Child] = field(default_factory=dict)
+    sink: IO[str] = field(default_factory=_own_stdout)
+    _write: threading.Lock = field(default_factory=threading.Lock)
+
+    def launch(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """Start a process under this stack, to be started again when `watch` finds it exited."""
+        child = Child(name, command, {**env, "PYTHONUNBUFFERED": "1"})
+        self.children[name] = child
+        return self._spawn(child)
+
+    def _spawn(self, child: Child) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            child.command,
+            env=child.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            process_group=0,
+        )
+        child.process = process
+        self.processes[child.name] = process
+        threading.Thread(
+            target=self._forward, args=(child, process), name=f"output-{child.name}", daemon=True
+        ).start()
+        return process
+
+    def _forward(self, child: Child, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        width = max(len(name) for name in (*self.children, "supervisor"))
+        for raw in iter(process.stdout.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            child.output.append(line)
+            self._emit(f"{child.name:<{width}} | {line}")
+        process.stdout.close()
+
+    def _emit(self, line: str) -> None:
+        with self._write:
+            try:
+                self.sink.write(line + "\n")
+            except (OSError, ValueError):
+                pass  # the terminal went away; the children keep running
+
+    def say(self, message: str) -> None:
+        """Write a line of the supervisor's own, beside the children's output."""
+        width = max(len(name) for name in (*self.children, "supervisor"))
+        self._emit(f"{'supervisor':<{width}} | {message}")
+
+    def watch(self, policy: RestartPolicy, now: float | None = None) -> str | None:
+        """Restart exited processes as the policy says; return a message on a crash loop.
+
+        Call it every fraction of a second; it never blocks.
+        """
+        now = time.monotonic() if now is None else now
+        for child in self.children.values():
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    child.restart_at = None
+                    process = self._spawn(child)
+                    self.say(f"{child.name} restarted (pid {process.pid})")
+                continue
+            assert child.process is not None
+            returncode = child.process.poll()
+            if returncode is None:
+                continue
+            _kill_group(child.process.pid)
+            child.exits.append(now)
+            while child.exits and child.exits[0] < now - policy.window:
+                child.exits.popleft()
+            how = describe_exit(returncode)
+            if len(child.exits) > policy.limit:
+                last = "\n".join(f"    {line}" for line in child.output) or "    (no output)"
+                return (
+                    f"{child.name} exited ({how}) {len(child.exits)} times within "
+                    f"{policy.window:.0f}s, a crash loop: giving up and stopping everything. "
+                    f"Last lines of {child.name}:\n{last}"
+                )
+            delay = policy.delay(len(child.exits))
+            child.restart_at = now + delay
+            self.say(
+                f"{child.name} (pid {child.process.pid}) exited with {how}; restarting in "
+                f"{delay:.0f}s ({len(child.exits)} of {policy.limit} within {policy.window:.0f}s)"
+            )
+        return None
 
     def stop(self, timeout: float = 15) -> None:
         """Stop the children, broker last, so in-flight tasks finish or requeue."""
+        for child in self.children.values():
+            child.restart_at = None
         ordered = [name for name in self.processes if name != "redis"] + (
             ["redis"] if "redis" in self.processes else []
         )
@@ -103,6 +267,17 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            _kill_group(process.pid)
+        with self._write:
+            self.sink.close()
+
+
+def _kill_group(pgid: int) -> None:
+    # What a dead process leaves in its group (a killed worker's pool) goes too.
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def default_concurrency(database_url: str) -> int:
@@ -138,8 +313,10 @@ def start(
             env["REDIS_URL"] = LOCAL_REDIS
         else:
             redis_port = free_port()
-            stack.processes["redis"] = start_redis(VAR_DIR / "redis", redis_port)
+            (VAR_DIR / "redis").mkdir(parents=True, exist_ok=True)
+            command = redis_command(VAR_DIR / "redis", redis_port)
             env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+            wait_for_redis(env["REDIS_URL"], stack.launch("redis", command, env))
     config = Config.from_env(env)
     env.setdefault("DATABASE_URL", config.database_url)
     upgrade(config.database_url)
@@ -164,8 +341,9 @@ def start(
         str(VAR_DIR / f"celerybeat-schedule-{port}"),
     ]
     worker += ["--concurrency", str(concurrency or default_concurrency(config.database_url))]
-    stack.processes["worker"] = subprocess.Popen(worker, env=env)
-    stack.processes["api"] = subprocess.Popen(
+    stack.launch("worker", worker, env)
+    stack.launch(
+        "api",
         [
             python,
             "-m",
@@ -183,10 +361,11 @@ def start(
             "-",
             "services.app:create_app()",
         ],
-        env=env,
+        env,
     )
     if flower_port:
-        stack.processes["flower"] = subprocess.Popen(
+        stack.launch(
+            "flower",
             [
                 python,
                 "-m",
@@ -199,7 +378,7 @@ def start(
                 "--persistent=True",
                 f"--db={VAR_DIR / 'flower.db'}",
             ],
-            env=flower_env(env),
+            flower_env(env),
         )
     return stack, env
 
@@ -267,9 +446,14 @@ def _announce_access(env: dict[str, str]) -> None:
 
 
 def run() -> int:
-    """Start everything and wait; Ctrl-C (or any child exiting) stops it all."""
+    """Start everything and keep it running until Ctrl-C.
+
+    Returns 0 after Ctrl-C (or SIGTERM), 1 after a crash loop.
+    """
     port = int(os.environ.get("PORT", "8000"))
     flower_port = int(os.environ.get("FLOWER_PORT", "5555"))
+    config = Config.from_env()
+    policy = RestartPolicy(limit=config.restart_limit, window=config.restart_window_seconds)
     stack, env = start(port=port, flower_port=flower_port)
     print(
         f"API on http://127.0.0.1:{port}  Flower on http://127.0.0.1:{flower_port}  "
@@ -287,14 +471,17 @@ def run() -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    status = 0
     try:
         _announce_access(env)
         while not stopping:
-            exited = [name for name, p in stack.processes.items() if p.poll() is not None]
-            if exited:
-                print(f"{', '.join(exited)} exited; stopping", file=sys.stderr)
+            crash_loop = stack.watch(policy)
+            if crash_loop:
+                stack.say(crash_loop)
+                status = 1
                 break
-            time.sleep(0.5)
+            time.sleep(0.2)
     finally:
+        stack.say("stopping everything")
         stack.stop()
-    return 0
+    return status

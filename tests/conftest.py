@@ -105,6 +105,7 @@ def config(database_url: str, redis_url: str) -> Config:
         sweep_unsent_after_seconds=0,
         # Tests poll the API many times a second; test_auth checks the limiter.
         rate_limit="100000/minute",
+        auth_failure_limit="100000/minute",
         # The webhook receivers of the tests listen on loopback.
         webhook_allowed_networks="127.0.0.0/8",
     )

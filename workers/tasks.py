@@ -6,20 +6,20 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 
 import redis
 from celery import Task, shared_task
 from celery.exceptions import Retry
 from sqlalchemy.orm import Session, sessionmaker
 
-from services import logs, metrics, processing, queue, webhooks
+from services import leases, logs, metrics, processing, queue, webhooks
 from services.config import Config
 from services.feeds import nudge
 from services.queue import (
     DELIVER_WEBHOOK,
     PROCESS_DOCUMENT,
     PROCESS_DOCUMENTS,
+    QUEUE,
     RETAG_DOCUMENT,
     SWEEP,
     enqueue_processing,
@@ -141,9 +141,13 @@ def process_documents(self: PipelineTask, document_ids: list[str]) -> int:
 
 
 def _process(self: PipelineTask, document_ids: list[str]) -> processing.Processed:
-    with self.retrying():
+    config = self.config
+    with self.retrying(), leases.renewed(self.sessions, document_ids, config.lease_seconds):
         processed = processing.process(
-            self.sessions, document_ids, max_deliveries=self.config.max_deliveries
+            self.sessions,
+            document_ids,
+            max_deliveries=config.max_deliveries,
+            lease_seconds=config.lease_seconds,
         )
     for document_id, outcome in processed.outcomes.items():
         metrics.record_processed(
@@ -167,22 +171,26 @@ def retag_document(self: PipelineTask, document_id: str) -> bool:
 @shared_task(bind=True, base=PipelineTask, name=SWEEP)
 def sweep(self: PipelineTask) -> int:
     """Re-enqueue documents that no task is going to finish."""
-    config = self.config
     with session_scope(self.sessions) as session:
-        ids = documents.find_stuck(
-            session,
-            utcnow(),
-            unsent_after=timedelta(seconds=config.sweep_unsent_after_seconds),
-            queued_after=timedelta(seconds=config.sweep_after_seconds),
-            processing_after=timedelta(seconds=config.task_time_limit * 2),
-        )
-    if ids:
-        log.info("sweeper re-enqueues %d documents", len(ids))
-        enqueue_processing(self.app, ids)
+        lost = leases.collect_lost(session, utcnow(), self.config, queue_empty=_queue_empty(self))
+    if lost.released:
+        log.info("sweeper releases %d documents whose lease expired", len(lost.released))
+    if lost.released or lost.stuck:
+        log.info("sweeper re-enqueues %d documents", len(lost.released) + len(lost.stuck))
+        # Delivered before, each goes alone: a batch would leave it to run alone anyway.
+        sent = enqueue_processing(self.app, lost.released, together=False)
+        sent += enqueue_processing(self.app, lost.stuck)
         with session_scope(self.sessions) as session:
-            documents.mark_enqueued(session, ids)
+            documents.mark_enqueued(session, sent)
     enqueue_webhooks(self.app, self.sessions)
-    return len(ids)
+    return len(lost.released) + len(lost.stuck)
+
+
+def _queue_empty(task: PipelineTask) -> bool:
+    try:
+        return int(task.redis.llen(QUEUE)) == 0
+    except redis.RedisError:
+        return False
 
 
 @shared_task(bind=True, base=PipelineTask, name=DELIVER_WEBHOOK, max_retries=None)

@@ -6,16 +6,30 @@ scope; any other view under /v1 needs `read` for GET, HEAD and OPTIONS and
 `admin` for anything else; everything outside /v1 (health, metrics, the
 OpenAPI document and its viewer) is open. AUTH_MODE=open turns the checks off
 for local development.
+
+Failed authentication is rate limited per client address
+(AUTH_FAILURE_LIMIT), counted in Redis with the other limits: once an
+address has sent that many bad or revoked tokens, every token it sends gets
+429 until the window passes, before the token is looked at (answering a
+right guess otherwise would keep guessing at line rate worthwhile). Good
+keys never count; a request without a token is no guess and is not counted.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import re
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from apispec import APISpec, BasePlugin
 from flask import Flask, current_app, g, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
@@ -35,6 +49,10 @@ REALM = 'Bearer realm="ingest"'
 BEARER = re.compile(r"Bearer +([\x21-\x7e]+) *", re.IGNORECASE)
 
 View = TypeVar("View", bound=Callable[..., Any])
+
+log = logging.getLogger(__name__)
+
+FAILURES_EXTENSION = "ingest-auth-failures"
 
 
 def requires(scope: str) -> Callable[[View], View]:
@@ -78,6 +96,44 @@ def init_app(app: Flask) -> None:
     app.before_request(_check_access)
 
 
+@dataclass(frozen=True)
+class FailureLimit:
+    """Counts failed authentications per client address in the rate limiter's storage."""
+
+    limiter: Limiter
+    items: tuple[RateLimitItem, ...]
+
+    def retry_after(self, address: str) -> int | None:
+        """Return the seconds until the address may try a token again; None when it may now.
+
+        Counting that fails (Redis unreachable, before the limiter falls back
+        to memory) lets the request through: intake never depends on it.
+        """
+        try:
+            strategy = self.limiter.limiter
+            for item in self.items:
+                if not strategy.test(item, "auth-failures", address):
+                    reset = strategy.get_window_stats(item, "auth-failures", address).reset_time
+                    return max(1, math.ceil(reset - time.time()))
+        except Exception as exc:  # noqa: BLE001 - fail open, as the other limits do
+            log.warning("could not read the failed-authentication count: %r", exc)
+        return None
+
+    def count(self, address: str) -> None:
+        """Count one failed authentication from the address."""
+        try:
+            strategy = self.limiter.limiter
+            for item in self.items:
+                strategy.hit(item, "auth-failures", address)
+        except Exception as exc:  # noqa: BLE001 - fail open, as the other limits do
+            log.warning("could not count a failed authentication: %r", exc)
+
+
+def limit_failures(app: Flask, limiter: Limiter, limit: str) -> None:
+    """Rate limit failed authentication per client address to `limit` ("10/minute;100/hour")."""
+    app.extensions[FAILURES_EXTENSION] = FailureLimit(limiter, tuple(parse_many(limit)))
+
+
 def key_prefix() -> str | None:
     """Return the public prefix of this request's API key, if it sent a valid one."""
     prefix: str | None = g.get("api_key_prefix")
@@ -91,11 +147,23 @@ def _check_access() -> Response | None:
     match = BEARER.fullmatch(request.headers.get("Authorization", ""))
     if match is None:
         return _unauthorized("Send an API key as `Authorization: Bearer <token>`.", REALM)
+    failures: FailureLimit | None = current_app.extensions.get(FAILURES_EXTENSION)
+    address = get_remote_address()
+    retry_after = failures.retry_after(address) if failures is not None else None
+    if retry_after is not None:
+        return problem(
+            429,
+            "Too many requests",
+            "Too many bad or revoked API keys from this address; try again later.",
+            headers={"Retry-After": str(retry_after)},
+        )
     with resources.resources().sessions() as session:
         key = keys.authenticate(session, match.group(1))
         granted = keys.scopes_of(key) if key is not None else frozenset()
         prefix = key.prefix if key is not None else None
     if prefix is None:
+        if failures is not None:
+            failures.count(address)
         return _unauthorized(
             "The API key is not valid or was revoked.", f'{REALM}, error="invalid_token"'
         )
@@ -148,7 +216,10 @@ class AccessDocs(BasePlugin):
             responses = operation.setdefault("responses", {})
             responses.setdefault("401", _problem_doc("No API key, or not a valid one."))
             responses.setdefault("403", _problem_doc(f"The API key lacks the `{scope}` scope."))
-            responses.setdefault("429", _problem_doc("Too many requests for this API key."))
+            responses.setdefault(
+                "429",
+                _problem_doc("Too many requests for this key, or bad keys from this address."),
+            )
 
 
 def _problem_doc(description: str) -> dict[str, Any]:

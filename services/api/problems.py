@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn
 
 from apispec import BasePlugin
-from flask import Response, json, request
+from flask import Response, g, json, request
 from flask_smorest import Api
 from flask_smorest import abort as smorest_abort
 from werkzeug.exceptions import HTTPException
@@ -26,6 +26,10 @@ PROBLEM_TYPES = {
     429: "too-many-requests",
     503: "unavailable",
 }
+
+# Where a problem keeps its own Retry-After for the request's last hook
+# (`security`), past the rate limiter's, which would replace it.
+OWN_RETRY_AFTER = "own_retry_after"
 
 
 def problem(
@@ -48,6 +52,8 @@ def problem(
         body["errors"] = errors
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     response.headers.update(headers or {})
+    if "Retry-After" in response.headers:
+        setattr(g, OWN_RETRY_AFTER, response.headers["Retry-After"])
     return response
 
 

@@ -5,6 +5,8 @@
 - Rate limits per API key (RATE_LIMIT), counted in Redis so they hold across
   gunicorn workers and hosts; a batch is one request. When Redis does not
   answer, counting falls back to process memory rather than refusing intake.
+- Failed authentication per client address (AUTH_FAILURE_LIMIT), in the
+  same storage (`auth.limit_failures`).
 - JSON bodies nested deeper than MAX_JSON_DEPTH get 400 before any view
   parses them, so no request can end in a RecursionError; strings that no
   database can store (NUL, unpaired surrogates) get 422 (400 in the URL).
@@ -17,14 +19,14 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from sqlalchemy.exc import OperationalError
 from werkzeug.wrappers import Response
 
 from services.api import auth, resources
-from services.api.problems import problem
+from services.api.problems import OWN_RETRY_AFTER, problem
 from services.config import Config
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ def init_app(app: Flask, config: Config) -> Limiter:
         in_memory_fallback_enabled=True,
         key_prefix="ingest-limits",
     )
+    auth.limit_failures(app, limiter, config.auth_failure_limit)
     app.before_request(_check_input)
     app.register_error_handler(OperationalError, _database_unavailable)
     return limiter
@@ -88,6 +91,10 @@ def _set_headers(response: Response) -> Response:
     # The limiter adds Retry-After to every answer; it means something only here.
     if response.status_code not in (429, 503):
         headers.pop("Retry-After", None)
+    elif OWN_RETRY_AFTER in g:
+        # The limiter raised a problem's own Retry-After to its window's reset
+        # (up to an hour): clients of a brief database outage waited that long.
+        headers["Retry-After"] = g.get(OWN_RETRY_AFTER)
     return response
 
 

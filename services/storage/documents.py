@@ -169,10 +169,17 @@ class Delivery:
     alone: tuple[str, ...] = ()
 
 
-def begin_delivery(session: Session, document_ids: Sequence[str], max_deliveries: int) -> Delivery:
+def begin_delivery(
+    session: Session,
+    document_ids: Sequence[str],
+    max_deliveries: int,
+    lease: timedelta = timedelta(seconds=30),
+) -> Delivery:
     """Count a delivery of each document, mark it processing and return its raw input.
 
-    Claims none of the unknown, processed or failed. One document past the
+    Each claimed document holds a lease until `lease` from now, which its
+    worker renews (`renew_leases`) while it works on it. Claims none of the
+    unknown, processed or failed. One document past the
     delivery limit is marked failed instead, so a poison message cannot loop.
     In a batch (several ids), a document delivered before is left as it is
     and returned in `alone`: the batch may have ended its worker, and the
@@ -183,7 +190,11 @@ def begin_delivery(session: Session, document_ids: Sequence[str], max_deliveries
     claim = (
         update(documents)
         .where(documents.c.id.in_(document_ids), documents.c.status.not_in((PROCESSED, FAILED)))
-        .values(deliveries=documents.c.deliveries + 1, status=PROCESSING)
+        .values(
+            deliveries=documents.c.deliveries + 1,
+            status=PROCESSING,
+            lease_expires_at=utcnow() + lease,
+        )
         .returning(documents.c.id, documents.c.deliveries, documents.c.raw, documents.c.received_at)
     )
     if batch:
@@ -327,28 +338,70 @@ def requeue(session: Session, document_id: str) -> bool:
     return True
 
 
+def renew_leases(session: Session, document_ids: Sequence[str], lease: timedelta) -> int:
+    """Extend the leases of those of the documents still processing; return how many.
+
+    Skips rows another transaction holds (the worker recording them): their
+    lease no longer matters. Caller commits.
+    """
+    documents = table(Document)
+    held = (
+        select(documents.c.id)
+        .where(documents.c.id.in_(document_ids), documents.c.status == PROCESSING)
+        .with_for_update(skip_locked=True)
+    )
+    renewed = session.execute(
+        update(documents)
+        .where(documents.c.id.in_(held.scalar_subquery()))
+        .values(lease_expires_at=utcnow() + lease)
+    )
+    return int(renewed.rowcount)  # type: ignore[attr-defined]
+
+
+def release_expired(
+    session: Session, now: datetime, processing_after: timedelta, limit: int = 1000
+) -> list[str]:
+    """Put documents whose worker stopped renewing their lease back in the queue; return them.
+
+    A row claimed without a lease (by an older worker) is released after
+    `processing_after`. The released rows are queued and unsent: the caller
+    sends them and marks them enqueued. A late finish by the lost worker, or
+    a second delivery, changes nothing twice (`services.processing`).
+    Caller commits.
+    """
+    expired = (Document.status == PROCESSING) & (
+        (Document.lease_expires_at < now)
+        | (Document.lease_expires_at.is_(None) & (Document.updated_at < now - processing_after))
+    )
+    ids = list(session.scalars(select(Document.id).where(expired).limit(limit)))
+    if ids:
+        session.execute(
+            update(Document)
+            .where(Document.id.in_(ids), expired)
+            .values(status=QUEUED, lease_expires_at=None, enqueued_at=None)
+        )
+    return ids
+
+
 def find_stuck(
     session: Session,
     now: datetime,
     unsent_after: timedelta,
     queued_after: timedelta,
-    processing_after: timedelta,
     limit: int = 1000,
 ) -> list[str]:
-    """Return ids of documents that no task is going to finish.
+    """Return ids of queued documents that no task is going to process.
 
-    Queued rows never handed to the broker (the broker was down), or handed
-    over long ago (the message was lost); and rows
-    left processing longer than any task may run (their worker died).
+    Rows never handed to the broker (the broker was down, or their lease
+    expired), or handed over longer than `queued_after` ago (the message was
+    lost, or taken by a worker that died before claiming the document).
+    Documents in `processing` are `release_expired`'s.
     """
     stale_queue = (Document.status == QUEUED) & (
         (Document.enqueued_at.is_(None) & (Document.received_at <= now - unsent_after))
         | (Document.enqueued_at < now - queued_after)
     )
-    stale_processing = (Document.status == PROCESSING) & (
-        Document.updated_at < now - processing_after
-    )
-    query = select(Document.id).where(stale_queue | stale_processing).order_by(Document.received_at)
+    query = select(Document.id).where(stale_queue).order_by(Document.received_at)
     return list(session.scalars(query.limit(limit)))
 
 

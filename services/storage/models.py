@@ -76,6 +76,8 @@ class Document(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_documents_source_external_id"),
         Index("ix_documents_status_updated_at", "status", "updated_at"),
+        # The sweeper's look for documents whose worker stopped renewing its lease.
+        Index("ix_documents_status_lease_expires_at", "status", "lease_expires_at"),
         # The exact-duplicate lookup: the first processed document with a hash.
         Index("ix_documents_content_hash_processed_at", "content_hash", "processed_at"),
     )
@@ -92,6 +94,8 @@ class Document(Base):
     url: Mapped[str | None] = mapped_column(Text)
     raw: Mapped[dict[str, Any]] = mapped_column(JSON)
     deliveries: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when a worker claims the document, renewed while it works on it.
+    lease_expires_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
 
     title: Mapped[str | None] = mapped_column(Text)

@@ -14,6 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+FAULTS = ("worker_killed", "redis_stopped", "database_unavailable")
+
 KEYS = {
     "date",
     "mode",
@@ -59,3 +61,19 @@ def test_quick_bench_writes_valid_results(tmp_path: Path) -> None:
     assert {"api", "worker"} <= results["memory"].keys()
     for target in results["targets"]:
         assert {"name", "value", "target", "pass"} <= target.keys()
+
+
+def test_the_fault_phase_loses_nothing_and_records_nothing_twice(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+
+    command = [sys.executable, "-m", "bench", "--quick", "--faults", "--output", str(output)]
+    subprocess.run(command, cwd=ROOT, check=True)
+
+    figures = json.loads(output.read_text(encoding="utf-8"))["faults"]
+    assert figures["crash_loops"] == []
+    for fault in FAULTS:
+        found = figures[fault]
+        assert found["accepted"] > 0, fault
+        assert (found["lost"], found["double_effects"]) == (0, 0), (fault, found)
+        assert found["processed_once"] == found["accepted"], (fault, found)
+        assert found["recovery_seconds"] is not None, fault

@@ -240,3 +240,40 @@ def test_seed_loader_sends_api_key_or_the_local_key(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("API_KEY")
     local = API_KEY_FILE.read_text().strip() if API_KEY_FILE.exists() else None
     assert api_key() == local
+
+
+def test_repeated_bad_tokens_from_one_address_get_429_and_good_keys_elsewhere_do_not(
+    config: Config, sessions: sessionmaker[Session], request: pytest.FixtureRequest
+) -> None:
+    guarded_app = create_app(replace(config, auth_failure_limit="3/minute"))
+    request.addfinalizer(guarded_app.extensions["ingest"].engine.dispose)
+    # Addresses of this test's own: the counts live in the session's Redis.
+    guesser, colleague = (
+        f"10.{n}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}" for n in (1, 2)
+    )
+    guessing = guarded_app.test_client()
+    guessing.environ_base["REMOTE_ADDR"] = guesser
+    working = guarded_app.test_client()
+    working.environ_base["REMOTE_ADDR"] = colleague
+    good = _key(sessions, "ingest", "read")
+    with sessions.begin() as session:
+        created = keys.create(session, f"revoked-{uuid.uuid4().hex[:6]}", ["read"])
+        assert keys.revoke(session, created.key.prefix)
+    revoked = {"Authorization": f"Bearer {created.token}"}
+    bad = {"Authorization": "Bearer ingest_not-a-real-token-" + uuid.uuid4().hex}
+    # A good key from the address never counts.
+    for _ in range(5):
+        assert guessing.get("/v1/feed", headers=good).status_code == 200
+    statuses = [guessing.get("/v1/feed", headers=h).status_code for h in (bad, revoked, bad)]
+    assert statuses == [401, 401, 401]
+    refused = guessing.post("/v1/documents", json=DOCUMENT, headers=bad)
+    assert refused.status_code == 429
+    assert refused.content_type == PROBLEM
+    assert refused.json["status"] == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    # Once limited, any token from the address gets 429: a right guess is not told apart.
+    assert guessing.get("/v1/feed", headers=good).status_code == 429
+    # Another address is unaffected, with a good key and with its own first mistakes.
+    assert working.get("/v1/feed", headers=good).status_code == 200
+    assert working.post("/v1/documents", json=DOCUMENT, headers=good).status_code == 202
+    assert working.get("/v1/feed", headers=bad).status_code == 401
