@@ -35,6 +35,8 @@ eval: install
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
+	promtool check config monitoring/prometheus.yml
+	promtool check rules monitoring/alerts.yml
 
 up:
 	docker compose up --build

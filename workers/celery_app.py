@@ -8,7 +8,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from services import logs, metrics
+from services import heartbeat, logs, metrics
 from services.config import Config
 
 QUEUE = "documents"
@@ -57,6 +57,7 @@ def create_celery(config: Config | None = None) -> Celery:
     )
     logs.connect_celery()
     metrics.connect_celery(config.worker_metrics_port)
+    heartbeat.connect_celery(config.redis_url, config.worker_heartbeat_seconds)
     signals.worker_init.connect(_warm, weak=False, dispatch_uid="ingest.warm")
     signals.worker_process_init.connect(
         functools.partial(_lower_priority, config.worker_nice),

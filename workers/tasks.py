@@ -186,6 +186,7 @@ def sweep(self: PipelineTask) -> int:
     if ids:
         log.info("sweeper re-enqueues %d documents", len(ids))
         enqueue_processing(self.app, ids)
+        metrics.record_resent(len(ids))
         with session_scope(self.sessions) as session:
             documents.mark_enqueued(session, ids)
     enqueue_webhooks(self.app, self.sessions)
