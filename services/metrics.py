@@ -380,15 +380,16 @@ def histogram_quantiles(
         pairs.sort()
         total = pairs[-1][1] if pairs else 0.0
         estimates[label] = {"count": total}
-        for quantile in quantiles:
-            estimates[label][f"p{round(quantile * 100)}"] = _quantile(pairs, total, quantile)
+        for wanted in quantiles:
+            estimates[label][f"p{round(wanted * 100)}"] = quantile(pairs, total, wanted)
     return estimates
 
 
-def _quantile(pairs: list[tuple[float, float]], total: float, quantile: float) -> float | None:
+def quantile(pairs: list[tuple[float, float]], total: float, wanted: float) -> float | None:
+    """Estimate a quantile from cumulative (upper bound, count) pairs, lowest bound first."""
     if total <= 0:
         return None
-    rank = quantile * total
+    rank = wanted * total
     lower_bound, lower_count = 0.0, 0.0
     for bound, count in pairs:
         if count >= rank:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import TypeVar
@@ -17,7 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from services import logs, metrics, processing, webhooks
+from services import logs, metrics, processing, timings, webhooks
 from services.config import Config
 from services.feeds import nudge
 from services.storage import documents
@@ -150,6 +151,8 @@ def _process(self: PipelineTask, document_ids: list[str]) -> processing.Processe
         if _is_transient(exc) and self.request.retries < self.config.max_retries:
             self.retry_transient(exc)
         raise
+    durations = [(o.seconds, o.feed_seconds) for o in processed.outcomes.values()]
+    timings.record(self.redis, durations, time.time())
     for document_id, outcome in processed.outcomes.items():
         metrics.record_processed(outcome.result, outcome.seconds, outcome.feed_seconds)
         with logs.document_context(document_id):

@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.app import create_app
 from services.logs import JsonFormatter
 from services.storage.models import Document
 from tests.integration.conftest import wait_for
@@ -114,27 +117,74 @@ def test_feed_requests_are_counted_by_route(client: FlaskClient) -> None:
 
 
 def test_summary_shows_throughput_stories_and_failures(
-    client: FlaskClient, worker: object, sessions: sessionmaker[Session]
+    client: FlaskClient, worker: object, sessions: sessionmaker[Session], app: Flask
 ) -> None:
     text = "Volunteers planted 3000 trees along the river on Saturday.\n\nMore are planned."
     document_id = client.post("/v1/documents", json={"content": text, "title": "Trees"}).json["id"]
     wait_for(lambda: _status(client, document_id) == "processed")
     broken_id = _broken_document(client, sessions)
+    empty = {"content": "<script>track()</script>", "content_type": "text/html", "title": "Empty"}
+    empty_id = client.post("/v1/documents", json=empty).json["id"]
+    wait_for(lambda: _status(client, empty_id) == "failed")
     summary = client.get("/v1/dashboard/summary").json
     assert summary["counts"]["processed"] == 1
-    assert summary["counts"]["failed"] == 1
+    assert summary["counts"]["failed"] == 2
+    # Nothing a retry could change is counted or listed as a failure.
+    assert summary["failed_count"] == 1
     assert isinstance(summary["queue_length"], int)
-    assert len(summary["throughput"]) == 60
-    assert sum(point["received"] for point in summary["throughput"]) == 2
+    assert len(summary["throughput"]) == 90
+    assert summary["window_seconds"] == 900
+    assert sum(point["received"] for point in summary["throughput"]) == 3
     assert sum(point["processed"] for point in summary["throughput"]) == 1
     assert [story["languages"] for story in summary["stories"]] == [["en"]]
     assert summary["stories"][0]["title"] == "Trees"
     assert [item["id"] for item in summary["failed"]] == [broken_id]
     assert "KeyError" in summary["failed"][0]["error"]
+    assert [(item["id"], item["quality"]) for item in summary["set_aside"]] == [
+        (empty_id, "no_text")
+    ]
+    assert summary["set_aside"][0]["title"] == "Empty"
     stages = {stage["stage"]: stage for stage in summary["stages"]}
     assert stages["normalize"]["count"] >= 1
     assert 0 < stages["normalize"]["p50_seconds"] <= stages["normalize"]["p95_seconds"]
     assert summary["feed_latency"]["count"] >= 1
+    # A new API process reads the same figures: they are stored, not in its memory.
+    restarted = create_app(app.extensions["ingest"].config)
+    restarted.test_client_class = type(client)
+    try:
+        again = restarted.test_client().get("/v1/dashboard/summary").json
+    finally:
+        restarted.extensions["ingest"].engine.dispose()
+    assert again["stages"] == summary["stages"]
+    assert again["feed_latency"] == summary["feed_latency"]
+
+
+def test_scrape_reports_whether_the_stores_answer(client: FlaskClient) -> None:
+    # Live workers are counted from the heartbeats a worker process sends
+    # once started from the command line: tests/e2e/test_prometheus.py.
+    assert _value(client, "ingest_dependency_up", dependency="redis") == 1
+    assert _value(client, "ingest_dependency_up", dependency="database") == 1
+
+
+def test_accepted_documents_are_counted_by_source(client: FlaskClient) -> None:
+    before = {s: _value(client, "ingest_source_documents_total", source=s) for s in "ab"}
+    unknown = _value(client, "ingest_source_documents_total", source="unknown")
+    single = {
+        "content": "Rain is expected on Monday in the north.",
+        "source": "a",
+        "external_id": uuid.uuid4().hex,
+    }
+    assert client.post("/v1/documents", json=single).status_code == 202
+    batch = [
+        {"content": "Snow closed two passes on Sunday.", "source": "b"},
+        {"content": "Snow closed two passes on Sunday again."},
+        {"title": "no content", "source": "b"},
+    ]
+    assert client.post("/v1/documents/batch", json={"documents": batch}).status_code == 200
+    assert client.post("/v1/documents", json=single).status_code == 200
+    assert _value(client, "ingest_source_documents_total", source="a") == before["a"] + 1
+    assert _value(client, "ingest_source_documents_total", source="b") == before["b"] + 1
+    assert _value(client, "ingest_source_documents_total", source="unknown") == unknown + 1
 
 
 def test_dashboard_page_is_served_with_a_strict_policy(client: FlaskClient) -> None:
