@@ -101,7 +101,9 @@ def _latency(stage: str, estimate: dict[str, float | None] | None) -> dict[str, 
 
 def _story(item: activity.StoryActivity) -> dict[str, Any]:
     canonical = next((m for m in item.members if m.id == item.story.canonical_id), None)
-    languages = [m.language for m in item.members if m.language]
+    # The canonical document's language first: the badge shown when they collapse.
+    ordered = sorted(item.members, key=lambda m: m.id != item.story.canonical_id)
+    languages = [m.language for m in ordered if m.language]
     return {
         "id": item.story.id,
         "title": canonical.title if canonical is not None else None,

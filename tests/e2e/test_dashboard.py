@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.config import Config
 from services.storage.db import make_engine, make_sessionmaker
-from services.storage.models import Document
+from services.storage.models import PROCESSED, Document, Story, utcnow
 from tests.e2e.conftest import serve
 from workers.celery_app import create_celery
 from workers.tasks import enqueue_processing
@@ -29,7 +29,36 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOT = Path("/tmp/dashboard.png")
+# The README shows this picture; the test takes it anew on every run, so it stays true.
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
+LANGUAGES = ["en", "ar", "ru", "kk", "de", "fr", "es", "uk", "tr", "pl", "zh", "ja"]
+WIDTHS = (1400, 800)
+# Every element of a card must lie inside it; anything past its edge overflows.
+OVERFLOW = """
+() => {
+  const found = [];
+  const page = document.documentElement;
+  if (page.scrollWidth > page.clientWidth) {
+    found.push(`page ${page.scrollWidth} > ${page.clientWidth}`);
+  }
+  for (const card of document.querySelectorAll(".card, .tile, .bar")) {
+    const box = card.getBoundingClientRect();
+    if (card.scrollWidth > card.clientWidth + 1) {
+      found.push(`${card.querySelector("h2")?.textContent || card.className} scrolls`);
+    }
+    for (const node of card.querySelectorAll("th, td, .lang, .quality, button, input, svg")) {
+      const rect = node.getBoundingClientRect();
+      if (rect.width && (rect.right > box.right + 0.5 || rect.left < box.left - 0.5)) {
+        found.push(`${node.tagName} "${node.textContent.slice(0, 30)}" leaves its card`);
+      }
+    }
+  }
+  for (const cell of document.querySelectorAll("td.langs")) {
+    if (cell.scrollWidth > cell.clientWidth) found.push(`languages cut: ${cell.title}`);
+  }
+  return found;
+}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +81,31 @@ def _wait_for(predicate: object, timeout: float = 30) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def _store_story_in_languages(sessions: sessionmaker[Session], title: str) -> str:
+    """Store a processed story with one member in each of LANGUAGES; return its id."""
+    with sessions.begin() as session:
+        now = utcnow()
+        members = [
+            Document(
+                raw={"content": title},
+                status=PROCESSED,
+                language=code,
+                title=title if code == "en" else f"{title} ({code})",
+                processed_at=now,
+                relation=None if code == "en" else "translation",
+            )
+            for code in LANGUAGES
+        ]
+        session.add_all(members)
+        session.flush()
+        story = Story(canonical_id=members[0].id, updated_at=now)
+        session.add(story)
+        session.flush()
+        for member in members:
+            member.story_id = story.id
+        return story.id
 
 
 def _status(url: str, document_id: str, headers: dict[str, str]) -> str:
@@ -86,6 +140,16 @@ def test_dashboard_shows_documents_and_retries_a_failed_one(
     finally:
         celery.close()
     _wait_for(lambda: _status(api_url, broken.id, auth_headers) == "failed")
+    # Markup with no text: normalization leaves nothing, and no retry changes that.
+    empty = requests.post(
+        f"{api_url}/v1/documents",
+        json={"content": "<script>track()</script>", "content_type": "text/html", "title": "Empty"},
+        headers=auth_headers,
+        timeout=10,
+    ).json()["id"]
+    _wait_for(lambda: _status(api_url, empty, auth_headers) == "failed")
+    wide_title = "Leaders meet at the summit on the future of river shipping and its ports " * 2
+    _store_story_in_languages(sessions, wide_title)
 
     sent_keys: list[str | None] = []
 
@@ -96,7 +160,7 @@ def test_dashboard_shows_documents_and_retries_a_failed_one(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page = browser.new_page(viewport={"width": WIDTHS[0], "height": 1000})
             problems: list[str] = []
             page.on("pageerror", lambda error: problems.append(str(error)))
             page.on(
@@ -117,9 +181,29 @@ def test_dashboard_shows_documents_and_retries_a_failed_one(
             expect(story.locator(".lang")).to_have_text(["en"])
             failed_row = page.locator(f'#failed tr[data-document-id="{broken.id}"]')
             expect(failed_row).to_contain_text("KeyError")
+            # Set aside with its quality, not listed as a failure, no Retry.
+            expect(page.locator(f'#failed tr[data-document-id="{empty}"]')).to_have_count(0)
+            aside = page.locator(f'#set-aside tr[data-document-id="{empty}"]')
+            expect(aside.locator(".quality")).to_have_text("no_text")
+            expect(aside.locator("button")).to_have_count(0)
+            expect(page.locator("#count-failed")).to_have_text("1")
+            wide = page.locator("#stories tr", has_text=wide_title.strip()[:40])
+            expect(wide.locator(".lang")).to_have_text(["en", "+11"])
+            listed = (wide.locator("td.langs").get_attribute("title") or "").split(" · ")
+            assert listed[0] == "EN" and sorted(listed) == sorted(c.upper() for c in LANGUAGES)
             expect(page.locator("#count-processed")).not_to_have_text("–")
             expect(page.locator("#throughput-chart polyline")).to_have_count(2)
+            # Stage latencies come from the stored window, with a count.
+            expect(page.locator("#stages tr").first.locator("td").last).not_to_have_text("0")
             page.wait_for_timeout(3500)  # a second backlog sample, for the screenshot
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": 1000})
+                page.wait_for_function(f"document.documentElement.clientWidth === {width}")
+                page.evaluate("() => new Promise(requestAnimationFrame)")
+                assert page.evaluate(OVERFLOW) == [], width
+            page.set_viewport_size({"width": WIDTHS[0], "height": 1000})
+            page.wait_for_function(f"document.documentElement.clientWidth === {WIDTHS[0]}")
+            SCREENSHOT.parent.mkdir(exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
 
             with sessions.begin() as session:
