@@ -7,6 +7,7 @@
   const SVG_NS = "http://www.w3.org/2000/svg";
   const MAX_SAMPLES = 200;
   const backlogSamples = [];
+  let lastSummary = null;
 
   const $ = (id) => document.getElementById(id);
 
@@ -117,6 +118,11 @@
       queue: summary.queue_length ?? 0,
     });
     if (backlogSamples.length > MAX_SAMPLES) backlogSamples.shift();
+    drawBacklog();
+  }
+
+  function drawBacklog() {
+    if (backlogSamples.length === 0) return;
     const span = Math.round((Date.now() - backlogSamples[0].at) / 1000);
     drawChart($("backlog-chart"), [
       { values: backlogSamples.map((s) => s.backlog), className: "backlog" },
@@ -267,6 +273,7 @@
       }
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const summary = await response.json();
+      lastSummary = summary;
       renderCounts(summary);
       renderThroughput(summary);
       renderBacklog(summary);
@@ -296,6 +303,11 @@
     });
     refresh();
     setInterval(refresh, REFRESH_MS);
+    // Charts are drawn to their element's size: again when it changes.
+    window.addEventListener("resize", () => {
+      if (lastSummary) renderThroughput(lastSummary);
+      drawBacklog();
+    });
   }
 
   document.addEventListener("DOMContentLoaded", init);
