@@ -7,6 +7,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from flask import Flask
@@ -15,8 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.app import create_app
+from services.config import Config
 from services.logs import JsonFormatter
 from services.storage.models import Document
+from services.supervisor import free_port
 from tests.integration.conftest import wait_for
 from workers.tasks import enqueue_processing
 
@@ -229,3 +232,18 @@ def test_worker_log_lines_carry_document_and_task_ids(
     assert mine, lines
     assert all(line["task_id"] and line["level"] and line["time"] for line in mine)
     assert any(line["logger"] == "workers.tasks" for line in mine)
+
+
+def test_a_store_that_does_not_answer_is_reported_down(config: Config) -> None:
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    app = create_app(replace(config, redis_url=closed, auth_mode="open"))
+    try:
+        samples = _samples(app.test_client())
+    finally:
+        app.extensions["ingest"].engine.dispose()
+    assert samples[("ingest_dependency_up", frozenset({("dependency", "redis")}))] == 0
+    assert samples[("ingest_dependency_up", frozenset({("dependency", "database")}))] == 1
+    # Without Redis neither the queue nor the workers can be read: left out, not zero.
+    assert not [
+        name for name, _ in samples if name in ("ingest_queue_length", "ingest_workers_alive")
+    ]
