@@ -26,9 +26,9 @@ page = flask.Blueprint(
     static_url_path="/dashboard/static",
 )
 
-# Throughput: 90 slots of 10 s, the same 15 minutes as the stage latencies.
-BUCKETS = 90
+# Throughput in 10-second slots over the same window as the stage latencies.
 BUCKET_SECONDS = 10
+BUCKETS = timings.WINDOW_MINUTES * 60 // BUCKET_SECONDS
 LIMIT = 15
 # No inline script or style: the page runs only the files it is served with.
 CSP = (
