@@ -50,6 +50,8 @@ eval: install-dev
 
 lint: install-dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
+	promtool check config monitoring/prometheus.yml
+	promtool check rules monitoring/alerts.yml
 
 up:
 	docker compose up --build

@@ -58,6 +58,9 @@ class Config:
     # /metrics on this port when not 0 (workers on hosts apart from the API).
     flower_basic_auth: str = ""
     worker_metrics_port: int = 0
+    # Each worker writes a heartbeat to Redis this often; /metrics counts
+    # the workers heard from in the last three (ingest_workers_alive).
+    worker_heartbeat_seconds: int = 5
     # Added to the niceness of a worker's pool processes: on a shared host
     # the API keeps answering at once while a backlog drains.
     worker_nice: int = 10

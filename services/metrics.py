@@ -35,6 +35,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
+from services import heartbeat
 from services.storage import activity
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class Metrics:
     task_failures: Counter
     feed_requests: Counter
     stream_connections: Gauge
+    resent: Counter
+    source_documents: Counter
 
 
 def multiprocess_dir() -> str | None:
@@ -113,7 +116,7 @@ def _build_metrics() -> Metrics:
     if directory:
         os.makedirs(directory, exist_ok=True)
         values.ValueClass = values.MultiProcessValue(process_identifier=_process_identifier)
-    return Metrics(
+    built = Metrics(
         accepted=Counter(
             "ingest_documents_accepted", "Documents accepted for processing (new, not repeats)."
         ),
@@ -154,7 +157,20 @@ def _build_metrics() -> Metrics:
             "Open live-stream connections.",
             multiprocess_mode="livesum",
         ),
+        resent=Counter(
+            "ingest_sweeper_resent_documents",
+            "Documents the sweeper sent again: never sent, or left queued or processing too long.",
+        ),
+        source_documents=Counter(
+            "ingest_source_documents",
+            "Documents accepted for processing, by site (the ratios per site divide by it).",
+            ["source"],
+        ),
     )
+    # At zero from the start: a rate sees the first failure, and the failure
+    # ratio's alert has its series before anything failed.
+    built.processed.labels(outcome=FAILED)
+    return built
 
 
 def record_feed_request(route: str, status: int) -> None:
@@ -198,6 +214,16 @@ def record_processed(
 def record_failed() -> None:
     """Count a document whose processing failed for good."""
     metrics().processed.labels(outcome=FAILED).inc()
+
+
+def record_resent(count: int) -> None:
+    """Count documents the sweeper sent to the queue again."""
+    metrics().resent.inc(count)
+
+
+def record_source(site: str) -> None:
+    """Count a document accepted from a site (`services.sites.site_label`, as `no_article`)."""
+    metrics().source_documents.labels(source=site).inc()
 
 
 def _on_task_retry(sender: Any = None, **_: Any) -> None:
@@ -260,31 +286,67 @@ class _Forward(Collector):
 
 
 class BacklogCollector(Collector):
-    """Read the backlog at scrape time: the broker queue's length and documents by status."""
+    """Read at scrape time: the broker queue's length, documents by status, live workers.
 
-    def __init__(self, factory: sessionmaker[Session], client: redis.Redis, queue: str) -> None:
+    And whether Redis and the database answer this process
+    (`ingest_dependency_up`): what cannot be read is left out, not zero.
+    """
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        client: redis.Redis,
+        queue: str,
+        heartbeat_seconds: float = 0,
+    ) -> None:
         self._factory = factory
         self._client = client
         self._queue = queue
+        self._heartbeat_seconds = heartbeat_seconds
 
     def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "ingest_dependency_up",
+            "Whether a store answers the API at scrape time (1) or not (0).",
+            labels=["dependency"],
+        )
         depth = queue_length(self._client, self._queue)
+        up.add_metric(["redis"], 0 if depth is None else 1)
         if depth is not None:
             family = GaugeMetricFamily(
                 "ingest_queue_length", "Messages waiting in the broker queue.", labels=["queue"]
             )
             family.add_metric([self._queue], depth)
             yield family
+            yield from self._workers()
         try:
             with self._factory() as session:
                 counts = activity.count_by_status(session)
         except Exception as error:  # noqa: BLE001 - a scrape reports what it can
             log.warning("documents by status unavailable: %r", error)
+            up.add_metric(["database"], 0)
+            yield up
             return
+        up.add_metric(["database"], 1)
+        yield up
         family = GaugeMetricFamily("ingest_documents", "Documents by status.", labels=["status"])
         for status, count in counts.items():
             family.add_metric([status], count)
         yield family
+
+    def _workers(self) -> Iterator[Metric]:
+        if self._heartbeat_seconds <= 0:
+            return
+        try:
+            alive = heartbeat.count_alive(self._client, self._heartbeat_seconds)
+        except redis.RedisError as error:
+            log.warning("worker heartbeats unavailable: %r", error)
+            return
+        yield GaugeMetricFamily(
+            "ingest_workers_alive",
+            "Workers whose heartbeat reached Redis within the last three heartbeat intervals.",
+            value=alive,
+        )
 
 
 def queue_length(client: redis.Redis, queue: str) -> int | None:
@@ -328,15 +390,16 @@ def histogram_quantiles(
         pairs.sort()
         total = pairs[-1][1] if pairs else 0.0
         estimates[label] = {"count": total}
-        for quantile in quantiles:
-            estimates[label][f"p{round(quantile * 100)}"] = _quantile(pairs, total, quantile)
+        for wanted in quantiles:
+            estimates[label][f"p{round(wanted * 100)}"] = quantile(pairs, total, wanted)
     return estimates
 
 
-def _quantile(pairs: list[tuple[float, float]], total: float, quantile: float) -> float | None:
+def quantile(pairs: list[tuple[float, float]], total: float, wanted: float) -> float | None:
+    """Estimate a quantile from cumulative (upper bound, count) pairs, lowest bound first."""
     if total <= 0:
         return None
-    rank = quantile * total
+    rank = wanted * total
     lower_bound, lower_count = 0.0, 0.0
     for bound, count in pairs:
         if count >= rank:

@@ -134,7 +134,7 @@ def process(
         item.seconds["deduplicate"] = lookup_share
     with session_scope(factory) as session:
         for document_id in empty:
-            documents.mark_failed(session, document_id, "no text left after normalization")
+            documents.mark_failed(session, document_id, documents.NO_TEXT_ERROR)
         recorded = _record_all(session, pending, horizon)
         # After the feed appends, under their lock: ordered with a deliverer
         # releasing its lease (`services.webhooks.deliver`).

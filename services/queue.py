@@ -20,7 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from services import logs, metrics, processing
+from services import heartbeat, logs, metrics, processing
 from services.config import Config
 from services.storage import webhooks as webhook_store
 from services.storage.db import read_scope
@@ -112,6 +112,7 @@ def create_celery(config: Config | None = None) -> Celery:
     )
     logs.connect_celery()
     metrics.connect_celery(config.worker_metrics_port)
+    heartbeat.connect_celery(config.redis_url, config.worker_heartbeat_seconds)
     signals.worker_init.connect(_warm, weak=False, dispatch_uid="ingest.warm")
     signals.worker_process_init.connect(
         functools.partial(_lower_priority, config.worker_nice),

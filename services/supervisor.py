@@ -292,6 +292,25 @@ def default_concurrency(database_url: str) -> int:
     return cores if database_url.startswith("sqlite") else cores + 1
 
 
+def worker_command(concurrency: int, schedule: Path) -> list[str]:
+    """Return the command of a Celery worker with beat (the sweeper), as `make run` starts it."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.celery_app",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--beat",
+        "--schedule",
+        str(schedule),
+        "--concurrency",
+        str(concurrency),
+    ]
+
+
 def start(
     *,
     port: int = 8000,
@@ -299,12 +318,15 @@ def start(
     concurrency: int | None = None,
     api_workers: int = 2,
     environ: dict[str, str] | None = None,
+    worker: bool = True,
 ) -> tuple[Stack, dict[str, str]]:
     """Resolve the broker and database, migrate, and start every process.
 
     Broker: REDIS_URL if set, else a server on 127.0.0.1:6379 if one answers,
     else a private redis-server. Store: DATABASE_URL if set, else SQLite
-    under var/. Returns the stack and the environment the children got.
+    under var/. Without `worker`, no Celery worker (nor beat): the caller
+    runs its own with `worker_command`, outside the restart policy. Returns
+    the stack and the environment the children got.
     """
     env = dict(os.environ if environ is None else environ)
     stack = Stack()
@@ -326,22 +348,13 @@ def start(
     # from the caller (it is emptied here): gunicorn's and the worker's
     # processes write there, and the API's /metrics adds them up.
     env[MULTIPROC_ENV] = prepare_multiprocess_dir(VAR_DIR / "prometheus" / str(port))
-    worker = [
-        python,
-        "-m",
-        "celery",
-        "-A",
-        "workers.celery_app",
-        "worker",
-        "--loglevel",
-        "INFO",
-        "--beat",
-        "--schedule",
-        # Per stack, so a second stack (the benchmark's) never shares beat's file.
-        str(VAR_DIR / f"celerybeat-schedule-{port}"),
-    ]
-    worker += ["--concurrency", str(concurrency or default_concurrency(config.database_url))]
-    stack.launch("worker", worker, env)
+    if worker:
+        command = worker_command(
+            concurrency or default_concurrency(config.database_url),
+            # Per stack, so a second stack (the benchmark's) never shares beat's file.
+            VAR_DIR / f"celerybeat-schedule-{port}",
+        )
+        stack.launch("worker", command, env)
     stack.launch(
         "api",
         [

@@ -8,6 +8,7 @@ from typing import Any
 
 import requests
 from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1) -> object:
@@ -50,3 +51,14 @@ def ready(url: str) -> bool:
         return requests.get(f"{url}/readyz", timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+def metric(client: FlaskClient, name: str, **labels: str) -> float:
+    """Return one sample of the API's /metrics (0 when it has no such series)."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    for family in text_string_to_metric_families(response.get_data(as_text=True)):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return 0.0

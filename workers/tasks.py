@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,7 +13,7 @@ from celery import Task, shared_task
 from celery.exceptions import Retry
 from sqlalchemy.orm import Session, sessionmaker
 
-from services import leases, logs, metrics, processing, queue, webhooks
+from services import leases, logs, metrics, processing, queue, timings, webhooks
 from services.config import Config
 from services.feeds import nudge
 from services.queue import (
@@ -149,6 +150,8 @@ def _process(self: PipelineTask, document_ids: list[str]) -> processing.Processe
             max_deliveries=config.max_deliveries,
             lease_seconds=config.lease_seconds,
         )
+    durations = [(o.seconds, o.feed_seconds) for o in processed.outcomes.values()]
+    timings.record(self.redis, durations, time.time())
     for document_id, outcome in processed.outcomes.items():
         metrics.record_processed(
             outcome.result, outcome.seconds, outcome.feed_seconds, site=outcome.site
@@ -180,6 +183,7 @@ def sweep(self: PipelineTask) -> int:
         # Delivered before, each goes alone: a batch would leave it to run alone anyway.
         sent = enqueue_processing(self.app, lost.released, together=False)
         sent += enqueue_processing(self.app, lost.stuck)
+        metrics.record_resent(len(sent))
         with session_scope(self.sessions) as session:
             documents.mark_enqueued(session, sent)
     enqueue_webhooks(self.app, self.sessions)

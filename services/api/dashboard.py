@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import flask
+import redis
 from flask import Response, render_template
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from schemas.dashboard import DashboardSummary
-from services import metrics
+from services import metrics, timings
 from services.api import resources
 from services.queue import QUEUE
 from services.storage import activity
@@ -25,8 +26,9 @@ page = flask.Blueprint(
     static_url_path="/dashboard/static",
 )
 
-BUCKETS = 60
+# Throughput in 10-second slots over the same window as the stage latencies.
 BUCKET_SECONDS = 10
+BUCKETS = timings.WINDOW_MINUTES * 60 // BUCKET_SECONDS
 LIMIT = 15
 # No inline script or style: the page runs only the files it is served with.
 CSP = (
@@ -54,31 +56,36 @@ def _protect(response: Response) -> Response:
 class Summary(MethodView):
     @bp.response(200, DashboardSummary)
     def get(self) -> Any:
-        """Return counts by status, recent throughput, latencies, latest stories and failures.
+        """Return counts, throughput and latencies of the last 15 minutes, stories, failures.
 
-        Throughput counts documents received and processed per 10-second slot
-        over the last 10 minutes; latencies are since the processes started.
+        Throughput counts documents received and processed per 10-second
+        slot, from the database; stage and feed latencies come from the
+        per-minute histograms the workers keep in Redis. Both are stored, so
+        a restart of the API or the workers loses neither.
         """
         found = resources.resources()
         session = resources.session()
         now = utcnow()
-        registry = metrics.scrape_registry()
-        stages = metrics.histogram_quantiles(registry, "ingest_stage_duration_seconds")
-        latency = metrics.histogram_quantiles(registry, "ingest_feed_latency_seconds")
+        client = metrics.redis_client(found.config.redis_url)
+        try:
+            latencies = timings.read(client, now.timestamp())
+        except redis.RedisError:
+            latencies = {}
         return {
             "generated_at": now,
             "counts": activity.count_by_status(session),
-            "queue_length": metrics.queue_length(
-                metrics.redis_client(found.config.redis_url), QUEUE
-            ),
+            "failed_count": activity.count_retryable_failed(session),
+            "queue_length": metrics.queue_length(client, QUEUE),
             "bucket_seconds": BUCKET_SECONDS,
+            "window_seconds": timings.WINDOW_MINUTES * 60,
             "throughput": activity.throughput(
                 session, now, buckets=BUCKETS, bucket_seconds=BUCKET_SECONDS
             ),
-            "stages": [_latency(name, stages.get(name)) for name in metrics.STAGES],
-            "feed_latency": _latency("feed", latency.get("")),
+            "stages": [_latency(name, latencies.get(name)) for name in metrics.STAGES],
+            "feed_latency": _latency("feed", latencies.get(timings.FEED)),
             "stories": [_story(item) for item in activity.latest_stories(session, LIMIT)],
             "failed": [_failed(document) for document in activity.failed_documents(session, LIMIT)],
+            "set_aside": [_set_aside(item) for item in activity.set_aside(session, now, LIMIT)],
         }
 
 
@@ -94,7 +101,9 @@ def _latency(stage: str, estimate: dict[str, float | None] | None) -> dict[str, 
 
 def _story(item: activity.StoryActivity) -> dict[str, Any]:
     canonical = next((m for m in item.members if m.id == item.story.canonical_id), None)
-    languages = [m.language for m in item.members if m.language]
+    # The canonical document's language first: the badge shown when they collapse.
+    ordered = sorted(item.members, key=lambda m: m.id != item.story.canonical_id)
+    languages = [m.language for m in ordered if m.language]
     return {
         "id": item.story.id,
         "title": canonical.title if canonical is not None else None,
@@ -105,12 +114,28 @@ def _story(item: activity.StoryActivity) -> dict[str, Any]:
 
 
 def _failed(document: Document) -> dict[str, Any]:
-    raw_title = document.raw.get("title") if isinstance(document.raw, dict) else None
     return {
         "id": document.id,
         "error": document.error,
         "source": document.source,
-        "title": document.title or (raw_title if isinstance(raw_title, str) else None),
+        "title": _title(document),
         "deliveries": document.deliveries,
         "updated_at": document.updated_at,
     }
+
+
+def _set_aside(item: activity.SetAside) -> dict[str, Any]:
+    document = item.document
+    return {
+        "id": document.id,
+        "quality": item.quality,
+        "reason": item.reason,
+        "source": document.source,
+        "title": _title(document),
+        "updated_at": document.updated_at,
+    }
+
+
+def _title(document: Document) -> str | None:
+    raw_title = document.raw.get("title") if isinstance(document.raw, dict) else None
+    return document.title or (raw_title if isinstance(raw_title, str) else None)

@@ -12,6 +12,7 @@ from services import metrics
 from services.api import resources
 from services.api.problems import PROBLEM_TYPES
 from services.queue import QUEUE
+from services.sites import UNKNOWN_SITE, site_label
 
 bp = Blueprint("metrics", __name__)
 
@@ -25,7 +26,10 @@ def scrape() -> Response:
     """
     found = resources.resources()
     backlog = metrics.BacklogCollector(
-        found.sessions, metrics.redis_client(found.config.redis_url), QUEUE
+        found.sessions,
+        metrics.redis_client(found.config.redis_url),
+        QUEUE,
+        heartbeat_seconds=found.config.worker_heartbeat_seconds,
     )
     body = generate_latest(metrics.scrape_registry([backlog]))
     return Response(body, mimetype=None, content_type=CONTENT_TYPE_LATEST)
@@ -35,20 +39,29 @@ def scrape() -> Response:
 def _count(response: Response) -> Response:
     endpoint = request.endpoint or ""
     if endpoint.startswith("intake."):
+        status = response.status_code
         body = response.get_json(silent=True) if endpoint == "intake.Batch" else None
-        record_intake(endpoint, response.status_code, body)
+        # Only a body the view accepted, and so already parsed, is read again.
+        submitted = request.get_json(silent=True) if status in (200, 202) else None
+        record_intake(endpoint, status, body, submitted)
     elif request.path.startswith("/v1/feed"):
         rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
         metrics.record_feed_request(rule, response.status_code)
     return response
 
 
-def record_intake(endpoint: str, status: int, body: Any) -> None:
-    """Count what an intake response accepted, repeated and rejected, by reason."""
+def record_intake(endpoint: str, status: int, body: Any, submitted: Any = None) -> None:
+    """Count what an intake response accepted, repeated and rejected, by reason.
+
+    `submitted` is the request's JSON: each newly accepted document counts
+    for its site too (`services.sites.site_label`, the label of
+    `ingest_no_article_documents_total`, so that the two divide per site).
+    """
     found = metrics.metrics()
     if endpoint == "intake.Documents" or status != 200 or not isinstance(body, Mapping):
         if status == 202:
             found.accepted.inc()
+            metrics.record_source(_site(submitted))
         elif status == 200:
             found.repeated.inc()
         elif status >= 400:
@@ -56,9 +69,29 @@ def record_intake(endpoint: str, status: int, body: Any) -> None:
         return
     found.accepted.inc(int(body.get("accepted") or 0))
     found.repeated.inc(int(body.get("repeated") or 0))
+    items = submitted.get("documents") if isinstance(submitted, Mapping) else []
+    items = items if isinstance(items, list) else []
     for item in body.get("results") or ():
-        if isinstance(item, Mapping) and int(item.get("status") or 0) >= 400:
+        if not isinstance(item, Mapping):
+            continue
+        if int(item.get("status") or 0) >= 400:
             found.rejected.labels(reason=rejection_reason(int(item["status"]))).inc()
+        elif int(item.get("status") or 0) == 202:
+            index = item.get("index")
+            if isinstance(index, int) and 0 <= index < len(items):
+                metrics.record_source(_site(items[index]))
+            else:
+                metrics.record_source(UNKNOWN_SITE)
+
+
+def _site(document: Any) -> str:
+    """Return the site label of a submitted document, as processing labels `no_article` ones."""
+    if not isinstance(document, Mapping):
+        return UNKNOWN_SITE
+    url, source = document.get("url"), document.get("source")
+    return site_label(
+        url if isinstance(url, str) else None, source if isinstance(source, str) else None
+    )
 
 
 def rejection_reason(status: int) -> str:

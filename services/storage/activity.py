@@ -5,11 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, cast, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from services.storage import stories
-from services.storage.models import FAILED, STATUSES, Document, Story
+from services.storage.documents import NO_TEXT_ERROR
+from services.storage.feed import NO_ARTICLE
+from services.storage.models import FAILED, PROCESSED, STATUSES, Document, Story
+
+# The quality of a document that normalization left without text.
+NO_TEXT = "no_text"
+# Qualities of processed documents that carry no article: they join no story.
+WITHOUT_ARTICLE = (NO_ARTICLE,)
+# How far back the page looks for processed documents without an article,
+# so that the search stays within a day of the status index.
+SET_ASIDE_HORIZON = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -94,12 +104,64 @@ def latest_stories(session: Session, limit: int) -> list[StoryActivity]:
     return [StoryActivity(story, grouped[story.id]) for story in found]
 
 
+def _retryable() -> ColumnElement[bool]:
+    return or_(Document.error.is_(None), Document.error != NO_TEXT_ERROR)
+
+
 def failed_documents(session: Session, limit: int) -> list[Document]:
-    """Return the most recently failed documents, newest first."""
+    """Return the most recently failed documents that a retry may fix, newest first."""
     query = (
         select(Document)
-        .where(Document.status == FAILED)
+        .where(Document.status == FAILED, _retryable())
         .order_by(Document.updated_at.desc())
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def count_retryable_failed(session: Session) -> int:
+    """Return how many failed documents a retry may fix (all but those left without text)."""
+    query = select(func.count()).where(Document.status == FAILED, _retryable())
+    return int(session.scalar(query) or 0)
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A document that can never join other documents in a story: its quality, and why."""
+
+    document: Document
+    quality: str
+    reason: str | None
+
+
+def set_aside(session: Session, now: datetime, limit: int) -> list[SetAside]:
+    """Return the latest documents that can never join other documents in a story, newest first.
+
+    Those normalization left without text (failed, quality `no_text`, the
+    error as reason), and processed ones whose quality says they carry no
+    article (`quality_reason` as reason: a consent wall, a block notice),
+    from the last SET_ASIDE_HORIZON.
+    """
+    empty = session.scalars(
+        select(Document)
+        .where(Document.status == FAILED, Document.error == NO_TEXT_ERROR)
+        .order_by(Document.updated_at.desc())
+        .limit(limit)
+    )
+    found = [SetAside(document, NO_TEXT, document.error) for document in empty]
+    rows = session.scalars(
+        select(Document)
+        .where(
+            Document.status == PROCESSED,
+            Document.updated_at >= now - SET_ASIDE_HORIZON,
+            Document.quality.in_(WITHOUT_ARTICLE),
+        )
+        .order_by(Document.updated_at.desc())
+        .limit(limit)
+    )
+    found += [
+        SetAside(document, document.quality or NO_ARTICLE, document.quality_reason)
+        for document in rows
+    ]
+    found.sort(key=lambda item: item.document.updated_at, reverse=True)
+    return found[:limit]

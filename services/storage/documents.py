@@ -313,6 +313,11 @@ def add_tags(session: Session, tags: Mapping[str, list[dict[str, Any]]]) -> None
         session.execute(insert(table(DocumentTag)), rows)
 
 
+# The error of a document that normalization left without text: no retry
+# can change it, so the pipeline page sets it aside rather than offering one.
+NO_TEXT_ERROR = "no text left after normalization"
+
+
 def mark_failed(session: Session, document_id: str, error: str) -> None:
     """Mark the document failed for good and keep the error. Caller commits."""
     session.execute(

@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 from celery import Celery
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,7 +15,9 @@ from services.config import Config
 from services.queue import SWEEP
 from services.storage import documents
 from services.storage.models import PROCESSED, PROCESSING, QUEUED, Document, FeedEntry, utcnow
-from tests.helpers import wait_for
+from tests.helpers import metric, wait_for
+
+RESENT = "ingest_sweeper_resent_documents_total"
 
 
 def _accept(sessions: sessionmaker[Session], content: str) -> str:
@@ -87,14 +90,17 @@ def test_the_renewal_pushes_the_lease_forward_while_the_block_runs(
 
 
 def test_a_lost_claim_is_swept_processed_once_and_a_late_delivery_changes_nothing(
-    sessions: sessionmaker[Session], celery_app: Celery
+    sessions: sessionmaker[Session], celery_app: Celery, client: FlaskClient
 ) -> None:
+    resent = metric(client, RESENT)
     document_id = _accept(sessions, "A bridge over the Irtysh opened on 12 May, 840 m long.")
     # Claimed by a worker that then died: its lease lapses in a second.
     _claim(sessions, document_id, 0.5)
     time.sleep(1)
     celery_app.send_task(SWEEP)
     wait_for(lambda: _row(sessions, document_id).status == PROCESSED, timeout=60)
+    # What the lease rule sends again is counted.
+    assert metric(client, RESENT) >= resent + 1
     assert _row(sessions, document_id).deliveries == 2
     # The lost worker's message, redelivered by Redis after its visibility timeout.
     late = processing.process(sessions, [document_id], max_deliveries=5, lease_seconds=30)

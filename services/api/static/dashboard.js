@@ -7,6 +7,7 @@
   const SVG_NS = "http://www.w3.org/2000/svg";
   const MAX_SAMPLES = 200;
   const backlogSamples = [];
+  let lastSummary = null;
 
   const $ = (id) => document.getElementById(id);
 
@@ -88,9 +89,11 @@
   }
 
   function renderCounts(summary) {
-    for (const status of ["queued", "processing", "processed", "failed"]) {
+    for (const status of ["queued", "processing", "processed"]) {
       setCount(`count-${status}`, summary.counts[status] ?? 0);
     }
+    // Failures a retry may fix; documents set aside are listed on their own.
+    setCount("count-failed", summary.failed_count ?? summary.counts.failed ?? 0);
     setCount("queue-length", summary.queue_length);
     const latency = summary.feed_latency;
     $("feed-latency").textContent = latency.count
@@ -115,6 +118,11 @@
       queue: summary.queue_length ?? 0,
     });
     if (backlogSamples.length > MAX_SAMPLES) backlogSamples.shift();
+    drawBacklog();
+  }
+
+  function drawBacklog() {
+    if (backlogSamples.length === 0) return;
     const span = Math.round((Date.now() - backlogSamples[0].at) / 1000);
     drawChart($("backlog-chart"), [
       { values: backlogSamples.map((s) => s.backlog), className: "backlog" },
@@ -156,24 +164,58 @@
       row.dataset.storyId = story.id;
       const title = el("td", "title-cell", story.title || "(untitled)");
       title.title = story.title || story.id;
-      const languages = el("td", "nowrap");
-      for (const code of story.languages) languages.append(el("span", "lang", code));
-      row.append(title, languages, el("td", "num", story.members),
+      row.append(title, languageCell(story.languages), el("td", "num", story.members),
         el("td", "nowrap", formatAgo(story.updated_at)));
       return row;
     });
     $("stories").replaceChildren(...(rows.length ? rows : [emptyRow(4, "No stories yet.")]));
   }
 
+  // The first language and how many more ("EN +11"); every one on hover.
+  function languageCell(languages) {
+    const cell = el("td", "langs");
+    if (languages.length === 0) return cell;
+    cell.append(el("span", "lang", languages[0]));
+    if (languages.length > 1) {
+      const more = el("span", "lang more", `+${languages.length - 1}`);
+      more.setAttribute("aria-label", `${languages.length - 1} more languages`);
+      cell.append(more);
+    }
+    cell.title = languages.map((code) => code.toUpperCase()).join(" · ");
+    return cell;
+  }
+
+  function documentCell(doc) {
+    const cell = el("td", "doc-cell");
+    const id = el("div", "id", doc.id.slice(0, 8));
+    id.title = doc.id;
+    cell.append(id);
+    if (doc.title || doc.source) {
+      const label = el("div", "muted clip", doc.title || doc.source);
+      label.title = doc.title || doc.source;
+      cell.append(label);
+    }
+    return cell;
+  }
+
+  function renderSetAside(summary) {
+    const rows = (summary.set_aside || []).map((doc) => {
+      const row = el("tr");
+      row.dataset.documentId = doc.id;
+      const quality = el("td", "");
+      quality.append(el("span", "quality", doc.quality));
+      row.append(documentCell(doc), quality, el("td", "reason", doc.reason || ""),
+        el("td", "nowrap", formatAgo(doc.updated_at)));
+      return row;
+    });
+    $("set-aside").replaceChildren(...(rows.length ? rows : [emptyRow(4, "Nothing set aside.")]));
+  }
+
   function renderFailed(summary) {
     const rows = summary.failed.map((doc) => {
       const row = el("tr");
       row.dataset.documentId = doc.id;
-      const idCell = el("td", "");
-      const id = el("div", "id", doc.id.slice(0, 8));
-      id.title = doc.id;
-      idCell.append(id);
-      if (doc.title || doc.source) idCell.append(el("div", "muted", doc.title || doc.source));
+      const idCell = documentCell(doc);
       const button = el("button", "", "Retry");
       button.type = "button";
       button.dataset.documentId = doc.id;
@@ -231,12 +273,14 @@
       }
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const summary = await response.json();
+      lastSummary = summary;
       renderCounts(summary);
       renderThroughput(summary);
       renderBacklog(summary);
       renderStages(summary);
       renderStories(summary);
       renderFailed(summary);
+      renderSetAside(summary);
       freshness.textContent =
         `Updated ${new Date(summary.generated_at).toLocaleTimeString()} · refreshes every ${REFRESH_MS / 1000} s`;
       freshness.classList.remove("stale");
@@ -259,6 +303,11 @@
     });
     refresh();
     setInterval(refresh, REFRESH_MS);
+    // Charts are drawn to their element's size: again when it changes.
+    window.addEventListener("resize", () => {
+      if (lastSummary) renderThroughput(lastSummary);
+      drawBacklog();
+    });
   }
 
   document.addEventListener("DOMContentLoaded", init);
