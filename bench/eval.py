@@ -386,25 +386,38 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
 
 
 def load_same_event(folder: Path = SAME_EVENT_DIR) -> tuple[list[Doc], list[dict[str, Any]]]:
-    """Return same-event-dev and its pairs; a pair's copies (more than half of
-    the shorter text's 5-word shingles shared) are one group, all else apart."""
-    rows = []
+    """Return same-event-dev and its pairs.
+
+    Copies are one group: documents whose texts share more than half of the
+    shorter one's 5-word shingles (a pair's, or any two documents of the
+    set: one page scraped twice); every other document is its own group.
+    Each pair gets `copy`.
+    """
     with (folder / "docs.jsonl").open(encoding="utf-8") as lines:
         rows = [json.loads(line) for line in lines if line.strip()]
     with (folder / "pairs.jsonl").open(encoding="utf-8") as lines:
         pairs = [json.loads(line) for line in lines if line.strip()]
     texts = {r["id"]: _shingles(matching_form(r["text"])) for r in rows}
+    holders: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for doc_id, shingles in texts.items():
+        for shingle in shingles:
+            holders[shingle].append(doc_id)
     group = {r["id"]: r["id"] for r in rows}
+
+    def root(doc_id: str) -> str:
+        while group[doc_id] != doc_id:
+            doc_id = group[doc_id]
+        return doc_id
+
+    for doc_id, shingles in texts.items():
+        shared = Counter(other for s in shingles for other in holders[s] if other != doc_id)
+        for other, count in shared.items():
+            if count > 0.5 * min(len(shingles), len(texts[other])):
+                group[root(other)] = root(doc_id)
     for pair in pairs:
-        a, b = texts.get(pair["a"]), texts.get(pair["b"])
-        if a is None or b is None:
-            continue
-        pair["copy"] = bool(a and b and len(a & b) > 0.5 * min(len(a), len(b)))
-        if pair["copy"]:
-            group[pair["b"]] = group[pair["a"]]
-    docs = [
-        Doc(r["id"], r["lang"], group[r["id"]], r["text"], r.get("title") or None) for r in rows
-    ]
+        if pair["a"] in group and pair["b"] in group:
+            pair["copy"] = root(pair["a"]) == root(pair["b"])
+    docs = [Doc(r["id"], r["lang"], root(r["id"]), r["text"], r.get("title") or None) for r in rows]
     return docs, pairs
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services import logs, metrics, processing, webhooks
 from services.config import Config
 from services.feeds import nudge
+from services.pipeline.embedding import load_embedder
 from services.storage import documents
 from services.storage import webhooks as webhook_store
 from services.storage.db import make_engine, make_sessionmaker, read_scope, session_scope
@@ -144,7 +145,10 @@ def process_documents(self: PipelineTask, document_ids: list[str]) -> int:
 def _process(self: PipelineTask, document_ids: list[str]) -> processing.Processed:
     try:
         processed = processing.process(
-            self.sessions, document_ids, max_deliveries=self.config.max_deliveries
+            self.sessions,
+            document_ids,
+            max_deliveries=self.config.max_deliveries,
+            embedder=load_embedder(self.config.embeddings),
         )
     except Exception as exc:
         if _is_transient(exc) and self.request.retries < self.config.max_retries:
