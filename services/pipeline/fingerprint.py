@@ -68,7 +68,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from anyascii import anyascii
@@ -113,41 +113,6 @@ class Lexicon:
     length_factor: dict[str, float]
 
 
-class Embedder(Protocol):
-    """Turn texts into vectors whose cosine measures sameness of meaning."""
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """Return one vector per text, in order."""
-        ...
-
-
-class SentenceTransformerEmbedder:
-    """Embed with a sentence-transformers model named by configuration.
-
-    The model loads on first use, never at construction or import, from a
-    local path or a name the local cache already holds: no download.
-    """
-
-    def __init__(self, model: str, *, device: str = "cpu", max_chars: int = 2000) -> None:
-        self.model = model
-        self.device = device
-        self.max_chars = max_chars
-        self._loaded: Any = None
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """Return L2-normalised vectors, one per text. Loads the model once."""
-        if self._loaded is None:
-            from sentence_transformers import SentenceTransformer
-
-            self._loaded = SentenceTransformer(
-                self.model, device=self.device, local_files_only=True
-            )
-        vectors = self._loaded.encode(
-            [text[: self.max_chars] for text in texts], normalize_embeddings=True
-        )
-        return [[float(x) for x in row] for row in vectors]
-
-
 def fingerprint(
     normalized: Normalized,
     language: str,
@@ -155,7 +120,6 @@ def fingerprint(
     *,
     settings: FingerprintSettings | None = None,
     lexicon: Lexicon | None = None,
-    embedder: Embedder | None = None,
 ) -> Fingerprint:
     """Return the fingerprint of a normalized document.
 
@@ -183,10 +147,6 @@ def fingerprint(
         "sf": evidence.surfaces,
         "lx": " ".join(evidence.lexical),
     }
-    if embedder is not None:
-        text = "\n".join(paragraphs)
-        data["emb"] = [round(x, 5) for x in embedder.embed([text])[0]] if text else []
-
     keys: list[str] = []
     if shingle_count:
         keys.extend(band_keys(signature, settings))

@@ -194,15 +194,9 @@ def test_evidence_weight_ranks_specific_facts_higher() -> None:
     assert evidence_weight("m:2024-06") < evidence_weight("d:06-07")
 
 
-class FakeEmbedder:
-    def embed(self, texts: list[str]) -> list[list[float]]:
-        return [[float(len(text)), 1.0] for text in texts]
-
-
-def test_an_embedder_adds_a_vector_to_the_data() -> None:
+def test_fingerprint_data_carries_no_vector() -> None:
+    # Vectors are stored apart (storage.vectors), not in the JSON data.
     normalized = normalize(RawDocument(content=seed("003")))
-    fp = fingerprint(normalized, "en", [], embedder=FakeEmbedder())
-    assert len(fp.data["emb"]) == 2
     assert "emb" not in fingerprint(normalized, "en", []).data
 
 
