@@ -28,6 +28,9 @@ Three relations, tried in this order for each candidate:
   ``order``          the share of shared items at the same relative position;
   ``misfit``         |log| of the length ratio over the languages' usual one;
   ``aligned``        log(1 + words of a chain of word skeletons in order);
+  ``spread``         the share of both texts that the shared items span: a
+                     translation's facts run through the article, a passage
+                     quoted or translated into another article is one place;
   ``score_margin``   the offline score over the best of another story's;
   ``cosine``         the embedding cosine (with vectors on both sides);
   ``cosine_margin``  the cosine over the best of another story's.
@@ -113,7 +116,7 @@ class Thresholds:
 MIN_FACTS = 1.0
 KIND_WEIGHT = 1.0
 MIN_KINDS_OFFLINE = 2
-MIN_SPECIFIC = 2.0
+MIN_SPECIFIC = 1.0
 # Log-odds by which the winner must beat the best candidate of another story.
 MARGIN = 1.0
 # Log-odds by which the winner's own match in the document's language (the
@@ -584,9 +587,18 @@ def translation_evidence(
             "order": order,
             "misfit": min(misfit, 3.0),
             "aligned": math.log1p(len(aligned)),
+            "spread": _spread(placed),
         },
     }
     return evidence
+
+
+def _spread(placed: list[tuple[float, float]]) -> float:
+    """Return how much of both texts the shared items span (0 for one passage)."""
+    if len(placed) < 2:
+        return 0.0
+    xs, ys = [x for x, _ in placed], [y for _, y in placed]
+    return min(max(xs) - min(xs), max(ys) - min(ys))
 
 
 def lexical_alignment(mine: str, theirs: str) -> tuple[list[str], float]:

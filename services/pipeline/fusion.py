@@ -28,6 +28,7 @@ OFFLINE_FEATURES = (
     "order",
     "misfit",
     "aligned",
+    "spread",
     "score_margin",
 )
 EMBEDDING_FEATURES = (*OFFLINE_FEATURES, "cosine", "cosine_margin")
