@@ -117,6 +117,11 @@ MIN_FACTS = 1.0
 KIND_WEIGHT = 1.0
 MIN_KINDS_OFFLINE = 2
 MIN_SPECIFIC = 1.0
+# Shared items, this many or more, that all sit in one passage of both texts
+# (spanning less than MIN_SPREAD of each): a caption or quote carried into
+# another article, not a translation of the article.
+ONE_PASSAGE_ITEMS = 3
+MIN_SPREAD = 0.05
 # Log-odds by which the winner must beat the best candidate of another story.
 MARGIN = 1.0
 # Log-odds by which the winner's own match in the document's language (the
@@ -240,14 +245,18 @@ def signals(assessments: Sequence[Assessment]) -> list[tuple[Candidate, dict[str
 
 
 def passes_gates(features: dict[str, float], evidence: dict[str, Any]) -> bool:
-    """Return whether a pair has enough specific facts, beyond the calendar.
+    """Return whether a pair has enough specific facts, beyond the calendar, in more than one place.
 
     Without vectors, facts of two kinds, numbers, dates or entities among
     them: never names alone. With vectors, the embedding and specific facts
-    of any kind, names included (a short article may state no number).
+    of any kind, names included (a short article may state no number), at
+    least one kind weighing `KIND_WEIGHT`. Never facts that all sit in one
+    passage of both texts.
     """
+    if evidence["placed"] >= ONE_PASSAGE_ITEMS and features["spread"] < MIN_SPREAD:
+        return False
     if "cosine" in features:
-        return sum(evidence["weights"].values()) >= MIN_SPECIFIC
+        return sum(evidence["weights"].values()) >= MIN_SPECIFIC and features["kinds"] >= 1
     return evidence["facts_weight"] >= MIN_FACTS and features["kinds"] >= MIN_KINDS_OFFLINE
 
 
@@ -579,6 +588,7 @@ def translation_evidence(
         "entities": [k[2:] for k in shared["entities"]],
         "passages": _passages(matched, mine, theirs, data, other),
         "weights": weights,
+        "placed": len(placed),
         "facts_weight": round(sum(w for kind, w in by_kind.items() if kind != "names"), 3),
         "signals": {
             "offline_score": score,
