@@ -118,8 +118,9 @@ KIND_WEIGHT = 1.0
 MIN_KINDS_OFFLINE = 2
 MIN_SPECIFIC = 1.0
 # Shared items, this many or more, that all sit in one passage of both texts
-# (spanning less than MIN_SPREAD of each): a caption or quote carried into
-# another article, not a translation of the article.
+# (spanning less than MIN_SPREAD of each) while both texts state other facts
+# elsewhere that the other lacks: a caption or quote carried into another
+# article, not a translation of the article.
 ONE_PASSAGE_ITEMS = 3
 MIN_SPREAD = 0.05
 # Log-odds by which the winner must beat the best candidate of another story.
@@ -253,7 +254,11 @@ def passes_gates(features: dict[str, float], evidence: dict[str, Any]) -> bool:
     least one kind weighing `KIND_WEIGHT`. Never facts that all sit in one
     passage of both texts.
     """
-    if evidence["placed"] >= ONE_PASSAGE_ITEMS and features["spread"] < MIN_SPREAD:
+    if (
+        evidence["placed"] >= ONE_PASSAGE_ITEMS
+        and features["spread"] < MIN_SPREAD
+        and evidence["unshared_elsewhere"] >= 1
+    ):
         return False
     if "cosine" in features:
         return sum(evidence["weights"].values()) >= MIN_SPECIFIC and features["kinds"] >= 1
@@ -589,6 +594,7 @@ def translation_evidence(
         "passages": _passages(matched, mine, theirs, data, other),
         "weights": weights,
         "placed": len(placed),
+        "unshared_elsewhere": _unshared_elsewhere(side, other_side, matched),
         "facts_weight": round(sum(w for kind, w in by_kind.items() if kind != "names"), 3),
         "signals": {
             "offline_score": score,
@@ -601,6 +607,26 @@ def translation_evidence(
         },
     }
     return evidence
+
+
+def _unshared_elsewhere(side: Side, other_side: Side, matched: list[tuple[str, str]]) -> int:
+    """Return the fewer, of the two texts, of facts outside the shared items' span and unshared."""
+    counts = []
+    for this, keys in ((side, {p for p, _ in matched}), (other_side, {q for _, q in matched})):
+        spots = [this.ev[k] for k in keys if this.ev.get(k, -1) >= 0]
+        if not spots:
+            return 0
+        low, high = min(spots) - MIN_SPREAD, max(spots) + MIN_SPREAD
+        counts.append(
+            sum(
+                1
+                for key in this.facts
+                if key not in keys
+                and not low <= this.ev.get(key, -1) <= high
+                and this.ev.get(key, -1) >= 0
+            )
+        )
+    return min(counts)
 
 
 def _spread(placed: list[tuple[float, float]]) -> float:
