@@ -119,6 +119,10 @@ MIN_KINDS_OFFLINE = 2
 # Or, of one kind, numbers, dates and entities weighing this much together:
 # several specific facts (where names do not transliterate, as from Han).
 SEVERAL_FACTS = 4.0
+# Or the text's structure: this many word skeletons (names, loanwords,
+# terms) in the same order through both texts, spanning this much of them.
+ALIGNED_WORDS = 10
+ALIGNED_SPREAD = 0.3
 MIN_SPECIFIC = 1.0
 # Shared items, this many or more, that all sit in one passage of both texts
 # (spanning less than MIN_SPREAD of each) while both texts state other facts
@@ -252,7 +256,8 @@ def passes_gates(features: dict[str, float], evidence: dict[str, Any]) -> bool:
     """Return whether a pair has enough specific facts, beyond the calendar, in more than one place.
 
     Without vectors, facts of two kinds, numbers, dates or entities among
-    them, or several specific numbers, dates or entities: never names alone. With vectors, the embedding and specific facts
+    them, or several specific numbers, dates or entities, or a long chain
+    of words in the same order through both texts: never a few names. With vectors, the embedding and specific facts
     of any kind, names included (a short article may state no number), at
     least one kind weighing `KIND_WEIGHT`. Never facts that all sit in one
     passage of both texts.
@@ -265,6 +270,8 @@ def passes_gates(features: dict[str, float], evidence: dict[str, Any]) -> bool:
         return False
     if "cosine" in features:
         return sum(evidence["weights"].values()) >= MIN_SPECIFIC and features["kinds"] >= 1
+    if evidence["aligned_words"] >= ALIGNED_WORDS and features["spread"] >= ALIGNED_SPREAD:
+        return True
     if evidence["facts_weight"] < MIN_FACTS:
         return False
     return features["kinds"] >= MIN_KINDS_OFFLINE or evidence["facts_weight"] >= SEVERAL_FACTS
