@@ -257,9 +257,10 @@ def passes_gates(features: dict[str, float], evidence: dict[str, Any]) -> bool:
 
     Without vectors, facts of two kinds, numbers, dates or entities among
     them, or several specific numbers, dates or entities, or a long chain
-    of words in the same order through both texts: never a few names. With vectors, the embedding and specific facts
-    of any kind, names included (a short article may state no number), at
-    least one kind weighing `KIND_WEIGHT`. Never facts that all sit in one
+    of words in the same order through both texts: never a few names. With
+    vectors, the embedding and specific facts of any kind, names included
+    (a short article may state no number), at least one kind weighing
+    `KIND_WEIGHT`. Never facts that all sit in one
     passage of both texts.
     """
     if (

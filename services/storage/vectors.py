@@ -41,6 +41,9 @@ class _Window:
         self.last_seq = 0
         self.ids: list[str] = []
         self.rows = np.zeros((0, 0), dtype=np.float32)
+        # Row of each id, counted from the first row ever read (`base`).
+        self.where: dict[str, int] = {}
+        self.base = 0
         self.lock = threading.Lock()
 
     def refresh(self, session: Session, model: str) -> None:
@@ -50,6 +53,7 @@ class _Window:
         if key != self.key:
             self.key, self.last_seq, self.ids = key, 0, []
             self.rows = np.zeros((0, 0), dtype=np.float32)
+            self.where, self.base = {}, 0
             newest = session.scalar(select(func.max(vectors.c.seq))) or 0
             self.last_seq = max(0, newest - self.size)
         query = (
@@ -62,15 +66,20 @@ class _Window:
             return
         matrix = np.vstack([decode_vector(row.vector) for row in fresh])
         self.rows = matrix if not len(self.ids) else np.vstack([self.rows, matrix])
-        self.ids += [row.document_id for row in fresh]
+        for row in fresh:
+            self.where[row.document_id] = self.base + len(self.ids)
+            self.ids.append(row.document_id)
         self.last_seq = fresh[-1].seq
         if len(self.ids) > self.size:
-            self.ids = self.ids[-self.size :]
-            self.rows = self.rows[-self.size :]
+            cut = len(self.ids) - self.size
+            for document_id in self.ids[:cut]:
+                self.where.pop(document_id, None)
+            self.ids = self.ids[cut:]
+            self.rows = self.rows[cut:]
+            self.base += cut
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        where = {document_id: i for i, document_id in enumerate(self.ids)}
-        return {i: self.rows[where[i]] for i in ids if i in where}
+        return {i: self.rows[self.where[i] - self.base] for i in ids if i in self.where}
 
 
 _window = _Window(WINDOW)

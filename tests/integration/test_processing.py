@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services import processing
@@ -301,3 +303,32 @@ def test_documents_recorded_after_a_lookup_are_weighed_as_the_lookup_would_have_
         assert since(1) == [strong, weak]
         assert since(shared[weak] + 1) == [strong]
         assert since(shared[strong] + 1) == []
+
+
+def test_the_vector_window_keeps_the_newest_rows_and_finds_them(
+    sessions: sessionmaker[Session],
+) -> None:
+    from services.storage import vectors as stored_vectors
+
+    window = stored_vectors._Window(3)
+    rows = np.eye(5, 8, dtype=np.float32)
+    with sessions.begin() as session:
+        ids = []
+        for _ in range(5):
+            document = Document(raw={"content": "x"}, deliveries=0)
+            session.add(document)
+            session.flush()
+            ids.append(document.id)
+        stored_vectors.add(session, "test-model", dict(zip(ids, rows, strict=True)))
+    try:
+        with sessions() as session:
+            window.refresh(session, "test-model")
+            assert window.ids == ids[2:]
+            assert set(window.vectors(ids)) == set(ids[2:])
+            assert np.allclose(window.vectors([ids[4]])[ids[4]], rows[4])
+            found = stored_vectors.nearest(session, "test-model", rows[3:4], limit=2)
+            assert found[0][0][0] == ids[3]
+            assert found[0][0][1] == pytest.approx(1.0)
+    finally:
+        with sessions.begin() as session:
+            session.execute(delete(Document).where(Document.id.in_(ids)))
