@@ -35,14 +35,19 @@ FACT_KINDS = frozenset("ndmst")
 
 @dataclass(frozen=True)
 class Frequencies:
-    """Document frequencies of facts over a recent window.
+    """Document frequencies of facts over a recent window, for one document's decision.
 
     `counts`: documents carrying each fact key (absent: none); `total`:
-    documents in the window.
+    documents in the window. Build one per document: it caches weights.
     """
 
     counts: Mapping[str, int] = field(default_factory=dict)
     total: int = 0
+    # Weights already computed, by key and reference date: one document is
+    # weighed against some fifty candidates that share many facts.
+    weighed: dict[tuple[str, date | None], float] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 NO_FREQUENCIES = Frequencies()
@@ -88,7 +93,13 @@ def calendar_factor(key: str, reference: date | None) -> float:
 
 def fact_weight(key: str, frequencies: Frequencies, reference: date | None) -> float:
     """Return what one shared fact says: prior weight x rarity x calendar factor."""
-    return evidence_weight(key) * rarity(key, frequencies) * calendar_factor(key, reference)
+    if frequencies is NO_FREQUENCIES:  # shared by every caller: no cache
+        return evidence_weight(key) * rarity(key, frequencies) * calendar_factor(key, reference)
+    found = frequencies.weighed.get((key, reference))
+    if found is None:
+        found = evidence_weight(key) * rarity(key, frequencies) * calendar_factor(key, reference)
+        frequencies.weighed[(key, reference)] = found
+    return found
 
 
 def reference_date(*published: datetime | None) -> date | None:
