@@ -58,6 +58,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pycountry
 
 from services.pipeline.fingerprint import (
     Fingerprint,
@@ -110,9 +111,12 @@ class Thresholds:
     position_tolerance: float = 0.15
 
 
-# Gates of the translation decision (module docstring). A number of four or
-# more digits (prior weight 3) seen in a fifth of the window still weighs
-# about 1.2; the current year weighs 0.1.
+# Gates of the translation decision (module docstring). The offline score
+# is mostly coverage: two articles built from some of the same material
+# share many names and words but a small part of all they state.
+MIN_OFFLINE_SCORE = 0.25
+# A number of four or more digits (prior weight 3) seen in a fifth of the
+# window still weighs about 1.2; the current year weighs 0.1.
 MIN_FACTS = 1.0
 KIND_WEIGHT = 1.0
 MIN_KINDS_OFFLINE = 2
@@ -124,6 +128,8 @@ SEVERAL_FACTS = 4.0
 ALIGNED_WORDS = 10
 ALIGNED_SPREAD = 0.3
 MIN_SPECIFIC = 1.0
+# With vectors and no specific number, date or entity: this many names.
+SEVERAL_NAMES = 2
 # Shared items, this many or more, that all sit in one passage of both texts
 # (spanning less than MIN_SPREAD of each) while both texts state other facts
 # elsewhere that the other lacks: a caption or quote carried into another
@@ -255,14 +261,18 @@ def signals(assessments: Sequence[Assessment]) -> list[tuple[Candidate, dict[str
 def passes_gates(features: dict[str, float], evidence: dict[str, Any]) -> bool:
     """Return whether a pair has enough specific facts, beyond the calendar, in more than one place.
 
+    Always an offline score of `MIN_OFFLINE_SCORE`: most of what the two
+    texts state is shared.
     Without vectors, facts of two kinds, numbers, dates or entities among
     them, or several specific numbers, dates or entities, or a long chain
     of words in the same order through both texts: never a few names. With
-    vectors, the embedding and specific facts of any kind, names included
-    (a short article may state no number), at least one kind weighing
-    `KIND_WEIGHT`. Never facts that all sit in one
-    passage of both texts.
+    vectors, the embedding and specific facts, at least one kind weighing
+    `KIND_WEIGHT`: numbers, dates or entities, or two names or more, or a
+    long chain of words in order (a short article may state no number).
+    Never facts that all sit in one passage of both texts.
     """
+    if features["offline_score"] < MIN_OFFLINE_SCORE:
+        return False
     if (
         evidence["placed"] >= ONE_PASSAGE_ITEMS
         and features["spread"] < MIN_SPREAD
@@ -270,12 +280,23 @@ def passes_gates(features: dict[str, float], evidence: dict[str, Any]) -> bool:
     ):
         return False
     if "cosine" in features:
-        return sum(evidence["weights"].values()) >= MIN_SPECIFIC and features["kinds"] >= 1
-    if evidence["aligned_words"] >= ALIGNED_WORDS and features["spread"] >= ALIGNED_SPREAD:
+        if sum(evidence["weights"].values()) < MIN_SPECIFIC or features["kinds"] < 1:
+            return False
+        names = sum(1 for key in evidence["weights"] if key.startswith("s:"))
+        return (
+            evidence["facts_weight"] >= MIN_FACTS
+            or names >= SEVERAL_NAMES
+            or _structure_aligned(features, evidence)
+        )
+    if _structure_aligned(features, evidence):
         return True
     if evidence["facts_weight"] < MIN_FACTS:
         return False
     return features["kinds"] >= MIN_KINDS_OFFLINE or evidence["facts_weight"] >= SEVERAL_FACTS
+
+
+def _structure_aligned(features: dict[str, float], evidence: dict[str, Any]) -> bool:
+    return evidence["aligned_words"] >= ALIGNED_WORDS and features["spread"] >= ALIGNED_SPREAD
 
 
 def _translation(assessments: Sequence[Assessment], fusion: Fusion) -> Match | None:
@@ -580,14 +601,18 @@ def translation_evidence(
 
     score = coverage * (0.4 + 0.6 * order) * length_fit * time_fit * facts
     reference = reference_date(published_at, other_published_at)
+    country_names = _country_names(data, other, shared["entities"])
     weights: dict[str, float] = {}
     by_kind: dict[str, float] = {}
     for p, q in matched:
         key = p if len(p) <= len(q) else q
         weight = min(fact_weight(p, frequencies, reference), fact_weight(q, frequencies, reference))
         weights[key] = round(weight, 3)
-        kind = _KINDS[key[0]]
-        by_kind[kind] = by_kind.get(kind, 0.0) + weight
+        # A country says where, not which article: its id and its name
+        # count in the score, not as a specific fact.
+        if not key.startswith(_COUNTRY) and (key[0] != "s" or key not in country_names):
+            kind = _KINDS[key[0]]
+            by_kind[kind] = by_kind.get(kind, 0.0) + weight
     specific = sum(weights.values())
     evidence: dict[str, Any] = {
         "score": round(score, 4),
@@ -640,6 +665,31 @@ def _unshared_elsewhere(side: Side, other_side: Side, matched: list[tuple[str, s
             )
         )
     return min(counts)
+
+
+_COUNTRY = "t:country:"
+
+
+def _country_names(data: dict[str, Any], other: dict[str, Any], entities: list[str]) -> set[str]:
+    """Return the name keys whose surface is the name of a shared country."""
+    countries = {k for k in entities if k.startswith(_COUNTRY)}
+    if not countries:
+        return set()
+    found = set()
+    for surfaces in (data.get("sf") or {}, other.get("sf") or {}):
+        for skeleton, surface in surfaces.items():
+            code = _country_code(str(surface))
+            if code and f"{_COUNTRY}{code}" in countries:
+                found.add(f"s:{skeleton}")
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _country_code(name: str) -> str | None:
+    try:
+        return str(pycountry.countries.lookup(name).alpha_2)
+    except LookupError:
+        return None
 
 
 def _spread(placed: list[tuple[float, float]]) -> float:
