@@ -20,11 +20,18 @@ from services.pipeline.dedup import (
     conclude,
     decide,
     lexical_alignment,
+    passes_gates,
 )
 from services.pipeline.fingerprint import Fingerprint, fingerprint
 from services.pipeline.fusion import FEATURES, load_fusion
 from services.pipeline.normalize import RawDocument, normalize
 from services.pipeline.specificity import Frequencies
+from services.pipeline.tag import Tag, tag
+
+
+def tag_of(text: str, language: str) -> list[Tag]:
+    return tag(normalize(RawDocument(content=text)), language)
+
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 LANGUAGES = {"001": "ar"}
@@ -301,3 +308,66 @@ def test_a_rival_story_of_about_equal_weight_blocks_the_link() -> None:
     # A document in the new one's own language is no translation rival.
     assert decide(fp, "ar", None, [candidate("000"), twin_ar]) is not None
     assert decide(fp, "ar", None, [candidate("000"), twin]) is None
+
+
+def gate_case(**changes: object) -> tuple[dict[str, float], dict[str, object]]:
+    features = {"offline_score": 0.8, "kinds": 2.0, "spread": 0.5, "cosine": 0.9}
+    evidence: dict[str, object] = {
+        "weights": {"n:4711": 2.0, "s:tkf": 2.0},
+        "facts_weight": 2.0,
+        "placed": 2,
+        "unshared_elsewhere": 0,
+        "aligned_words": 0,
+    }
+    for key, value in changes.items():
+        if key in features:
+            features[key] = float(value)  # type: ignore[arg-type]
+        else:
+            evidence[key] = value
+    return features, evidence
+
+
+def test_the_gates_pass_specific_facts_of_two_kinds() -> None:
+    assert passes_gates(*gate_case())
+
+
+def test_the_gates_refuse_a_small_share_of_the_evidence() -> None:
+    assert not passes_gates(*gate_case(offline_score=0.1))
+
+
+def test_the_gates_refuse_one_name_even_with_vectors() -> None:
+    assert not passes_gates(*gate_case(weights={"s:lmst": 2.0}, facts_weight=0.0, kinds=1))
+    assert passes_gates(
+        *gate_case(weights={"s:lmst": 2.0, "s:tkf": 2.0}, facts_weight=0.0, kinds=1)
+    )
+
+
+def test_the_gates_refuse_names_alone_without_vectors() -> None:
+    features, evidence = gate_case(weights={"s:lmst": 2.0, "s:tkf": 2.0}, facts_weight=0.0)
+    del features["cosine"]
+    assert not passes_gates(features, evidence)
+
+
+def test_the_gates_refuse_facts_in_one_passage_of_another_article() -> None:
+    assert not passes_gates(*gate_case(placed=3, spread=0.01, unshared_elsewhere=2))
+    assert passes_gates(*gate_case(placed=3, spread=0.01, unshared_elsewhere=0))
+
+
+def test_shared_countries_are_not_specific_facts() -> None:
+    en = "Borders\n\nGermany closed its borders with France, Austria and Denmark on Monday."
+    de = (
+        "Grenzen\n\nDeutschland schloss am Montag die Grenzen zu Frankreich,"
+        " Österreich und Dänemark."
+    )
+    fp = fingerprint(normalize(RawDocument(content=de)), "de", tag_of(de, "de"))
+    other = Candidate(
+        "en",
+        "story-en",
+        "en",
+        None,
+        fingerprint(normalize(RawDocument(content=en)), "en", tag_of(en, "en")),
+    )
+    evidence = assess(fp, "de", None, [other])[0].evidence
+    assert evidence is not None
+    assert any(key.startswith("t:country:") for key in evidence["weights"])
+    assert evidence["facts_weight"] == 0
