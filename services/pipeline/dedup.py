@@ -282,10 +282,9 @@ def passes_gates(features: dict[str, float], evidence: dict[str, Any]) -> bool:
     if "cosine" in features:
         if sum(evidence["weights"].values()) < MIN_SPECIFIC or features["kinds"] < 1:
             return False
-        names = sum(1 for key in evidence["weights"] if key.startswith("s:"))
         return (
             evidence["facts_weight"] >= MIN_FACTS
-            or names >= SEVERAL_NAMES
+            or evidence["specific_names"] >= SEVERAL_NAMES
             or _structure_aligned(features, evidence)
         )
     if _structure_aligned(features, evidence):
@@ -632,6 +631,9 @@ def translation_evidence(
         "passages": _passages(matched, mine, theirs, data, other),
         "weights": weights,
         "placed": len(placed),
+        "specific_names": sum(
+            1 for key in weights if key.startswith("s:") and key not in country_names
+        ),
         "unshared_elsewhere": _unshared_elsewhere(side, other_side, matched),
         "facts_weight": round(sum(w for kind, w in by_kind.items() if kind != "names"), 3),
         "signals": {

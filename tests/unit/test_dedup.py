@@ -318,6 +318,7 @@ def gate_case(**changes: object) -> tuple[dict[str, float], dict[str, object]]:
         "placed": 2,
         "unshared_elsewhere": 0,
         "aligned_words": 0,
+        "specific_names": 1,
     }
     for key, value in changes.items():
         if key in features:
@@ -336,10 +337,8 @@ def test_the_gates_refuse_a_small_share_of_the_evidence() -> None:
 
 
 def test_the_gates_refuse_one_name_even_with_vectors() -> None:
-    assert not passes_gates(*gate_case(weights={"s:lmst": 2.0}, facts_weight=0.0, kinds=1))
-    assert passes_gates(
-        *gate_case(weights={"s:lmst": 2.0, "s:tkf": 2.0}, facts_weight=0.0, kinds=1)
-    )
+    assert not passes_gates(*gate_case(facts_weight=0.0, kinds=1, specific_names=1))
+    assert passes_gates(*gate_case(facts_weight=0.0, kinds=1, specific_names=2))
 
 
 def test_the_gates_refuse_names_alone_without_vectors() -> None:
@@ -371,3 +370,4 @@ def test_shared_countries_are_not_specific_facts() -> None:
     assert evidence is not None
     assert any(key.startswith("t:country:") for key in evidence["weights"])
     assert evidence["facts_weight"] == 0
+    assert evidence["specific_names"] == 0
