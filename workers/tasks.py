@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services import logs, metrics, processing, queue, webhooks
 from services.config import Config
 from services.feeds import nudge
+from services.pipeline.embedding import load_embedder
 from services.queue import (
     DELIVER_WEBHOOK,
     PROCESS_DOCUMENT,
@@ -143,7 +144,10 @@ def process_documents(self: PipelineTask, document_ids: list[str]) -> int:
 def _process(self: PipelineTask, document_ids: list[str]) -> processing.Processed:
     with self.retrying():
         processed = processing.process(
-            self.sessions, document_ids, max_deliveries=self.config.max_deliveries
+            self.sessions,
+            document_ids,
+            max_deliveries=self.config.max_deliveries,
+            embedder=load_embedder(self.config.embeddings),
         )
     for document_id, outcome in processed.outcomes.items():
         metrics.record_processed(
