@@ -40,7 +40,10 @@ from services.pipeline.fusion import (
 )
 
 FUSION_PATH = Path(__file__).resolve().parent.parent / "services" / "pipeline" / "fusion.toml"
-PRECISION = 0.995
+# Every document's most probable candidate above the threshold is right on
+# the development sets: with the one name skeleton, two outlets' articles
+# on one event share their names, and any lower bar merged such a pair.
+PRECISION = 1.0
 NEGATIVE = frozenset({"misfit"})
 # Precision first: whatever the development sets allow, a link needs this
 # probability (a false merge hides an article; a missed one is a new story).
