@@ -31,7 +31,8 @@ Three relations, tried in this order for each candidate:
                      (`specificity`): the current year or a date near the
                      publication date counts nearly nothing;
   ``kinds``          how many kinds of fact (numbers, dates, names, entities)
-                     the pair shares with a weight of at least `KIND_WEIGHT`;
+                     the pair shares with a weight of at least
+                     `matching.score.KIND_WEIGHT`;
   ``order``          the share of shared items at the same relative position;
   ``misfit``         |log| of the length ratio over the languages' usual one;
   ``aligned``        log(1 + words of a chain of word skeletons in order);
@@ -51,7 +52,8 @@ Three relations, tried in this order for each candidate:
   The most probable candidate wins when it reaches the model's threshold
   and its log-odds exceed those of every candidate of another story by
   `MARGIN`. The evidence of a link lists the signals, each shared fact's
-  weight, the probability and the runner-up.
+  weight, the probability and the runner-up. A page without an article is
+  never weighed (`processing`): it is no candidate and has none.
 """
 
 from __future__ import annotations
