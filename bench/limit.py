@@ -15,15 +15,25 @@ from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from services.config import Config
 from services.pipeline.analyze import STAGES, analyze
 from services.pipeline.analyze import warm as warm_pipeline
-from services.pipeline.dedup import Candidate, decide
+from services.pipeline.dedup import Candidate, Context, decide
+from services.pipeline.embedding import embedding_text, load_embedder
 from services.pipeline.fingerprint import Fingerprint
-from services.processing import NEW_STORY, raw_document
+from services.pipeline.specificity import Frequencies, fact_keys
+from services.processing import BATCH, NEW_STORY, raw_document
 from services.storage.index import POSTINGS_PER_KEY
+from services.storage.vectors import NEIGHBOURS
 
 CANDIDATE_CAP = 50
 DEDUP = "decide"
+EMBED = "embed"
+# As the storage's vector search: its window (kept small here, where the
+# scan is per document, not per task) and neighbours.
+VECTOR_WINDOW = 2_000
 
 
 class MemoryIndex:
@@ -44,6 +54,10 @@ class MemoryIndex:
             shared.update(self._postings.get(key, ()))
         ids += [i for i, _ in sorted(shared.items(), key=lambda x: (-x[1], x[0]))[:CANDIDATE_CAP]]
         return [self._stored[i] for i in dict.fromkeys(ids)]
+
+    def stored(self, document_id: str) -> Candidate:
+        """Return a stored document as a candidate."""
+        return self._stored[document_id]
 
     def add(self, candidate: Candidate, keys: tuple[str, ...]) -> None:
         """Store a processed document under its hash and keys."""
@@ -69,35 +83,68 @@ class Run:
 
 
 def process_all(payloads: list[dict[str, Any]]) -> Run:
-    """Analyze each payload and decide it against the ones before, timing every stage."""
+    """Analyze each payload and decide it against the ones before, timing every stage.
+
+    With embeddings on (`EMBEDDINGS`), documents are embedded in batches of
+    `processing.BATCH`, as a worker's task does (stage `embed`), and the
+    nearest stored vectors join the candidates.
+    """
     index = MemoryIndex()
+    embedder = load_embedder(Config.from_env().embeddings)
+    counts: Counter[str] = Counter()
+    stored_ids: list[str] = []
+    stored_vectors: list[np.ndarray] = []
     run = Run(started=time.time())
-    for number, payload in enumerate(payloads):
-        analysis = analyze(raw_document(payload))
-        started = time.perf_counter()
-        match = decide(
-            analysis.fingerprint,
-            analysis.language.code,
-            analysis.normalized.published_at,
-            index.candidates(analysis.fingerprint),
-        )
-        for stage in STAGES:
-            run.seconds[stage].append(analysis.seconds[stage])
-        run.seconds[DEDUP].append(time.perf_counter() - started)
-        document_id = str(number)
-        story_id = match.story_id if match else document_id
-        index.add(
-            Candidate(
-                document_id,
-                story_id,
+    for start in range(0, len(payloads), BATCH):
+        analyses = [analyze(raw_document(p)) for p in payloads[start : start + BATCH]]
+        vectors: list[np.ndarray | None] = [None] * len(analyses)
+        if embedder is not None:
+            began = time.perf_counter()
+            texts = [embedding_text(a.normalized.title, a.normalized.text) for a in analyses]
+            vectors = list(embedder.embed(texts))
+            run.seconds[EMBED] += [(time.perf_counter() - began) / len(analyses)] * len(analyses)
+        for offset, (analysis, vector) in enumerate(zip(analyses, vectors, strict=True)):
+            started = time.perf_counter()
+            candidates = index.candidates(analysis.fingerprint)
+            if vector is not None and stored_vectors:
+                window = np.vstack(stored_vectors[-VECTOR_WINDOW:])
+                cosines = window @ vector
+                known = {c.document_id for c in candidates}
+                base = max(0, len(stored_ids) - VECTOR_WINDOW)
+                for i in np.argsort(-cosines)[:NEIGHBOURS]:
+                    found = stored_ids[base + int(i)]
+                    if found not in known:
+                        candidates.append(index.stored(found))
+            match = decide(
+                analysis.fingerprint,
                 analysis.language.code,
                 analysis.normalized.published_at,
-                analysis.fingerprint,
-            ),
-            analysis.fingerprint.keys,
-        )
-        run.decisions[match.relation if match else NEW_STORY] += 1
-        run.documents += 1
+                candidates,
+                context=Context(vector, Frequencies(counts, counts["*"])),
+            )
+            for stage in STAGES:
+                run.seconds[stage].append(analysis.seconds[stage])
+            run.seconds[DEDUP].append(time.perf_counter() - started)
+            document_id = str(start + offset)
+            story_id = match.story_id if match else document_id
+            index.add(
+                Candidate(
+                    document_id,
+                    story_id,
+                    analysis.language.code,
+                    analysis.normalized.published_at,
+                    analysis.fingerprint,
+                    vector,
+                ),
+                analysis.fingerprint.keys,
+            )
+            counts.update(fact_keys(analysis.fingerprint.data.get("ev") or {}))
+            counts["*"] += 1
+            if vector is not None:
+                stored_ids.append(document_id)
+                stored_vectors.append(vector)
+            run.decisions[match.relation if match else NEW_STORY] += 1
+            run.documents += 1
     run.finished = time.time()
     return run
 

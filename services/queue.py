@@ -119,7 +119,22 @@ def create_celery(config: Config | None = None) -> Celery:
         weak=False,
         dispatch_uid="ingest.nice",
     )
+    signals.worker_process_init.connect(
+        functools.partial(_load_model, config.embeddings),
+        weak=False,
+        dispatch_uid="ingest.model",
+    )
     return app
+
+
+def _load_model(setting: str, **_: Any) -> None:
+    # In each pool process, after the fork: the engine's threads do not
+    # survive a fork, so the model is loaded here rather than before it.
+    from services.pipeline.embedding import load_embedder
+
+    embedder = load_embedder(setting)
+    if embedder is not None:
+        embedder.embed(["warm-up"])
 
 
 def _lower_priority(increment: int, **_: Any) -> None:

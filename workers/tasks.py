@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services import leases, logs, metrics, processing, queue, timings, webhooks
 from services.config import Config
 from services.feeds import nudge
+from services.pipeline.embedding import load_embedder
 from services.queue import (
     DELIVER_WEBHOOK,
     PROCESS_DOCUMENT,
@@ -149,6 +150,7 @@ def _process(self: PipelineTask, document_ids: list[str]) -> processing.Processe
             document_ids,
             max_deliveries=config.max_deliveries,
             lease_seconds=config.lease_seconds,
+            embedder=load_embedder(config.embeddings),
         )
     durations = [(o.seconds, o.feed_seconds) for o in processed.outcomes.values()]
     timings.record(self.redis, durations, time.time())

@@ -15,46 +15,45 @@ Three relations, tried in this order for each candidate:
   found in the longer one (`containment`), on at least
   `near_contained_sample` (20) of them: a copy cut short or re-edited, whose
   Jaccard similarity is low. Its evidence has `rule: containment`.
-- `translation`: different languages and language-independent evidence
-  (dates, numbers, tag ids, transliterated name skeletons, word skeletons).
-  The score is
+- `translation`: different languages, decided by a fitted model over
+  signals of the pair (`fusion`, fitted by `python -m bench.fit`):
 
-      coverage * (0.4 + 0.6 * order) * length_fit * time_fit * facts_fit
+  ``offline_score``  coverage * (0.4 + 0.6 * order) * length_fit * time_fit
+                     * facts_fit, over language-independent evidence (dates,
+                     numbers, tag ids, transliterated name skeletons): the
+                     weighted share the two have in common, the share at about
+                     the same relative position, the fit of their lengths and
+                     publication times, and whether their numbers and dates
+                     mostly agree;
+  ``specific``       log(1 + total weight of the shared facts), each fact
+                     weighed by its kind, its rarity among the documents
+                     stored around the same time and the calendar
+                     (`specificity`): the current year or a date near the
+                     publication date counts nearly nothing;
+  ``kinds``          how many kinds of fact (numbers, dates, names, entities)
+                     the pair shares with a weight of at least
+                     `matching.score.KIND_WEIGHT`;
+  ``order``          the share of shared items at the same relative position;
+  ``misfit``         |log| of the length ratio over the languages' usual one;
+  ``aligned``        log(1 + words of a chain of word skeletons in order);
+  ``spread``         the share of both texts that the shared items span: a
+                     translation's facts run through the article, a passage
+                     quoted or translated into another article is one place;
+  ``score_margin``   the offline score over the best of another story's;
+  ``cosine``         the embedding cosine (with vectors on both sides);
+  ``cosine_margin``  the cosine over the best of another story's.
 
-  where coverage is the weighted share of the evidence the two documents
-  have in common (Dice; for names, the share of the smaller set, and against
-  a script without letter case, half the cased side's names), order is the
-  share of shared items at about the same relative position (0.5 with fewer
-  than three), length_fit penalises a length ratio far from the languages'
-  usual one, time_fit publication dates far apart, and facts_fit two texts
-  that both state numbers and dates but mostly different ones
-  (min(1, 0.3 + weighted Dice of numbers and dates)). Weights
-  (`matching.evidence.evidence_weight`) favour rare evidence: a day of a month, an
-  organisation or a number of four or more digits 3, a decimal 2.5, other
-  numbers from 100 and names of four consonants 2, a year-month 1.5, a
-  year, a number under 100, a country or a three-consonant name 1.
-
-  The strength of a pair is the total weight of its shared evidence plus
-  `LEXICAL_WEIGHT` (0.5) per aligned word: the longest chain of word
-  skeletons (`lx`) that both texts have in the same order, each within
-  `LEXICAL_TOLERANCE` (0.2) of the same relative position. Translations
-  keep names, loanwords and terms in order; articles on one topic share
-  some, scattered. A translation needs
-
-  - score >= `translation_score` (0.5) and strength >= `translation_strength`
-    (8: for example a day of a month, a rare number and a name), or
-  - the dominance rule, for short articles with few facts: the best-scoring
-    translation candidate has score >= `translation_score` and strength >=
-    `dominant_strength` (4), and no candidate of another story scores more
-    than `dominant_ratio` (0.5) of it.
-
-  Two articles about the same event share names and some numbers but not
-  most of them, nor in the same order: precision comes before recall, since
-  a false merge hides an article.
-
-  With embeddings on both sides (optional backend), a cosine similarity of at
-  least `embedding_cosine` also accepts a pair whose offline score reaches
-  `embedding_score_floor`.
+  Embeddings see the event rather than the article (another outlet's report
+  of the same event is as close as a translation), so the article-level
+  signals (order, facts, length) carry the decision with them. Gates come
+  before the model: no link on names alone or on the calendar alone (the
+  shared numbers, dates and entities must weigh `MIN_FACTS` after
+  specificity), and without vectors the shared facts must be of two kinds.
+  The most probable candidate wins when it reaches the model's threshold
+  and its log-odds exceed those of every candidate of another story by
+  `MARGIN`. The evidence of a link lists the signals, each shared fact's
+  weight, the probability and the runner-up. A page without an article is
+  never weighed (`processing`): it is no candidate and has none.
 """
 
 from __future__ import annotations
@@ -64,9 +63,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from services.pipeline.containment import measure_containment
 from services.pipeline.fingerprint import Fingerprint
-from services.pipeline.matching.score import Party, Side, near_evidence, translation_evidence
+from services.pipeline.fusion import Fusion, load_fusion
+from services.pipeline.matching.score import (
+    MIN_SPREAD,
+    Party,
+    Side,
+    near_evidence,
+    translation_evidence,
+)
+from services.pipeline.specificity import NO_FREQUENCIES, Frequencies
 
 EXACT = "exact_duplicate"
 NEAR = "near_duplicate"
@@ -83,6 +92,7 @@ class Candidate:
     language: str
     published_at: datetime | None
     fingerprint: Fingerprint
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -103,13 +113,41 @@ class Thresholds:
     near_min_jaccard: float = 0.35
     near_contained: float = 0.5
     near_contained_sample: int = 20
-    translation_score: float = 0.5
-    translation_strength: float = 8.0
     position_tolerance: float = 0.15
-    embedding_cosine: float = 0.8
-    embedding_score_floor: float = 0.25
-    dominant_strength: float = 4.0
-    dominant_ratio: float = 0.5
+
+
+# Gates of the translation decision (module docstring). The offline score
+# is mostly coverage: two articles built from some of the same material
+# share many names and words but a small part of all they state.
+MIN_OFFLINE_SCORE = 0.25
+# A number of four or more digits (prior weight 3) seen in a fifth of the
+# window still weighs about 1.2; the current year weighs 0.1.
+MIN_FACTS = 1.0
+MIN_KINDS_OFFLINE = 2
+# Or, of one kind, numbers, dates and entities weighing this much together:
+# several specific facts (where names do not transliterate, as from Han).
+SEVERAL_FACTS = 4.0
+# Or the text's structure: this many word skeletons (names, loanwords,
+# terms) in the same order through both texts, spanning this much of them.
+ALIGNED_WORDS = 10
+ALIGNED_SPREAD = 0.3
+MIN_SPECIFIC = 1.0
+# With vectors and no specific number, date or entity: this many names.
+SEVERAL_NAMES = 2
+# Shared items, this many or more, that all sit in one passage of both texts
+# (spanning less than MIN_SPREAD of each) while both texts state other facts
+# elsewhere that the other lacks: a caption or quote carried into another
+# article, not a translation of the article.
+ONE_PASSAGE_ITEMS = 3
+# Log-odds by which the winner must beat the best candidate of another story.
+MARGIN = 1.0
+# Log-odds by which the winner's own match in the document's language (the
+# original's story holds a document in it) may beat the document's: two
+# independent translations of one original weigh about the same, another
+# article on the event weighs far less than the original's own translation.
+MUTUAL_SLACK = 3.0
+# Rivals of other stories checked for being the winner's own article.
+RIVALS_CHECKED = 3
 
 
 @dataclass(frozen=True)
@@ -119,6 +157,19 @@ class Assessment:
     candidate: Candidate
     match: Match | None
     evidence: dict[str, Any] | None
+    frequencies: Frequencies = field(default=NO_FREQUENCIES, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What is known around the document besides its fingerprint.
+
+    `vector`: its embedding, when it has one; `frequencies`: the fact
+    document frequencies of the window (none: every fact is rare).
+    """
+
+    vector: np.ndarray | None = None
+    frequencies: Frequencies = NO_FREQUENCIES
 
 
 def decide(
@@ -128,17 +179,18 @@ def decide(
     candidates: Sequence[Candidate],
     *,
     thresholds: Thresholds | None = None,
+    context: Context | None = None,
 ) -> Match | None:
     """Return the best match among the candidates, or None for a new story.
 
     Pure and deterministic: an exact duplicate beats a near duplicate beats a
-    translation, then the higher score, then the smaller document id. When
-    no candidate passes, the dominance rule may accept the best-scoring
-    translation candidate; its evidence then has `rule` and `runner_up`.
+    translation, then the higher score, then the smaller document id.
     """
     thresholds = thresholds or Thresholds()
     return conclude(
-        assess(fingerprint, language, published_at, candidates, thresholds=thresholds),
+        assess(
+            fingerprint, language, published_at, candidates, thresholds=thresholds, context=context
+        ),
         thresholds,
     )
 
@@ -150,6 +202,7 @@ def assess(
     candidates: Sequence[Candidate],
     *,
     thresholds: Thresholds | None = None,
+    context: Context | None = None,
 ) -> list[Assessment]:
     """Weigh each candidate on its own; `conclude` then picks the match.
 
@@ -159,54 +212,186 @@ def assess(
     if not candidates:
         return []
     thresholds = thresholds or Thresholds()
-    mine = Side(fingerprint.data)
+    context = context or Context()
+    mine = _Mine(Side(fingerprint.data), context.vector, context.frequencies)
     return [
         Assessment(
-            candidate, *_assess(fingerprint, language, published_at, candidate, thresholds, mine)
+            candidate,
+            *_assess(fingerprint, language, published_at, candidate, thresholds, mine),
+            context.frequencies,
         )
         for candidate in candidates
     ]
 
 
 def conclude(
-    assessments: Sequence[Assessment], thresholds: Thresholds | None = None
+    assessments: Sequence[Assessment],
+    thresholds: Thresholds | None = None,
+    *,
+    fusion: Fusion | None = None,
 ) -> Match | None:
     """Return the best match of the assessed candidates, or None for a new story."""
-    thresholds = thresholds or Thresholds()
     best: Match | None = None
-    weighed: list[tuple[float, Candidate, dict[str, Any]]] = []
     for item in assessments:
         if item.match is not None and (best is None or _rank(item.match) > _rank(best)):
             best = item.match
-        if item.evidence is not None:
-            weighed.append((float(item.evidence["score"]), item.candidate, item.evidence))
-    return best or _dominant(weighed, thresholds)
+    return best or _translation(assessments, fusion or load_fusion())
 
 
-def _dominant(
-    assessed: list[tuple[float, Candidate, dict[str, Any]]], thresholds: Thresholds
-) -> Match | None:
-    """Return the best translation candidate when no other story comes close.
+def signals(assessments: Sequence[Assessment]) -> list[tuple[Candidate, dict[str, Any]]]:
+    """Return each translation candidate with its signals (`fusion.FEATURES`) and evidence.
 
-    Accepts a candidate that reaches `translation_score` on less evidence
-    than `translation_strength` (but at least `dominant_strength`) when every
-    candidate of another story scores at most `dominant_ratio` of it: a short
-    article's few facts then single out one stored article rather than a topic.
+    The margins compare a candidate with the best candidate of another story.
     """
-    if not assessed:
+    weighed = [(a.candidate, a.evidence) for a in assessments if a.evidence is not None]
+    found = []
+    for candidate, evidence in weighed:
+        others = [e for c, e in weighed if c.story_id != candidate.story_id]
+        features = dict(evidence["signals"])
+        best_score = max((float(e["score"]) for e in others), default=0.0)
+        features["score_margin"] = float(evidence["score"]) - best_score
+        cosine = evidence.get("cosine")
+        if cosine is not None:
+            best_cosine = max(
+                (float(e["cosine"]) for e in others if e.get("cosine") is not None), default=0.0
+            )
+            features["cosine"] = float(cosine)
+            features["cosine_margin"] = float(cosine) - best_cosine
+        found.append((candidate, {"features": features, "evidence": evidence}))
+    return found
+
+
+def passes_gates(features: dict[str, float], evidence: dict[str, Any]) -> bool:
+    """Return whether a pair has enough specific facts, beyond the calendar, in more than one place.
+
+    Always an offline score of `MIN_OFFLINE_SCORE`: most of what the two
+    texts state is shared.
+    Without vectors, facts of two kinds, numbers, dates or entities among
+    them, or several specific numbers, dates or entities, or a long chain
+    of words in the same order through both texts: never a few names. With
+    vectors, the embedding and specific facts, at least one kind weighing
+    `KIND_WEIGHT`: numbers, dates or entities, or two names or more, or a
+    long chain of words in order (a short article may state no number).
+    Never facts that all sit in one passage of both texts.
+    """
+    if features["offline_score"] < MIN_OFFLINE_SCORE:
+        return False
+    if (
+        evidence["placed"] >= ONE_PASSAGE_ITEMS
+        and features["spread"] < MIN_SPREAD
+        and evidence["unshared_elsewhere"] >= 1
+    ):
+        return False
+    if "cosine" in features:
+        if sum(evidence["weights"].values()) < MIN_SPECIFIC or features["kinds"] < 1:
+            return False
+        return (
+            evidence["facts_weight"] >= MIN_FACTS
+            or evidence["specific_names"] >= SEVERAL_NAMES
+            or _structure_aligned(features, evidence)
+        )
+    if _structure_aligned(features, evidence):
+        return True
+    if evidence["facts_weight"] < MIN_FACTS:
+        return False
+    return features["kinds"] >= MIN_KINDS_OFFLINE or evidence["facts_weight"] >= SEVERAL_FACTS
+
+
+def _structure_aligned(features: dict[str, float], evidence: dict[str, Any]) -> bool:
+    return evidence["aligned_words"] >= ALIGNED_WORDS and features["spread"] >= ALIGNED_SPREAD
+
+
+def _translation(assessments: Sequence[Assessment], fusion: Fusion) -> Match | None:
+    """Return the most probable translation if it passes the gates, threshold and margin.
+
+    A rival of another story that is itself the winner's article (a
+    translation of it that ended in a story of its own) is no rival. The
+    winner must also be mutually best: when its story holds a document in
+    the new document's language, the new one must fit the winner about as
+    well as that document does.
+    """
+    scored = []
+    for candidate, found in signals(assessments):
+        features, evidence = found["features"], found["evidence"]
+        model = fusion.model("cosine" in features)
+        scored.append((model.logit(features), candidate, features, evidence, model))
+    eligible = [item for item in scored if passes_gates(item[2], item[3])]
+    if not eligible:
         return None
-    ranked = sorted(assessed, key=lambda item: (-item[0], item[1].document_id))
-    score, best, evidence = ranked[0]
-    if score < thresholds.translation_score or evidence["strength"] < thresholds.dominant_strength:
-        return None
-    runner_up = max(
-        (other for other, c, _ in ranked[1:] if c.story_id != best.story_id), default=0.0
+    logit, best, features, evidence, model = max(
+        eligible, key=lambda item: (item[0], tuple(-ord(c) for c in item[1].document_id))
     )
-    if runner_up > thresholds.dominant_ratio * score:
+    probability = model.probability(features)
+    if probability < model.threshold:
         return None
-    return _match(
-        best, TRANSLATION, score, {**evidence, "rule": "dominant", "runner_up": round(runner_up, 4)}
+    frequencies = assessments[0].frequencies
+    rivals = sorted(
+        (item for item in scored if item[1].story_id != best.story_id),
+        key=lambda item: -item[0],
     )
+    runner = None
+    for checked, rival in enumerate(rivals):
+        if logit - rival[0] >= MARGIN:
+            break
+        same = None
+        if checked < RIVALS_CHECKED:
+            same = _pair_logit(rival[1], best, fusion, frequencies)
+        if same is None or same < fusion.model(_both_vectors(rival[1], best)).logit_threshold:
+            runner = rival
+            break
+    if runner is not None:
+        return None
+    own = [
+        a.candidate
+        for a in assessments
+        if a.evidence is None and a.match is None and a.candidate.story_id == best.story_id
+    ]
+    mine = model.logit({**features, "score_margin": 0.0, "cosine_margin": 0.0})
+    for member in own[:RIVALS_CHECKED]:
+        theirs = _pair_logit(member, best, fusion, frequencies)
+        if theirs is not None and theirs - mine > MUTUAL_SLACK:
+            return None
+    runner_up = rivals[0] if rivals else None
+    recorded = {
+        **evidence,
+        "model": model.name,
+        "probability": round(probability, 4),
+        "signals": {k: round(float(v), 4) for k, v in features.items()},
+        "runner_up": None
+        if runner_up is None
+        else {
+            "document_id": runner_up[1].document_id,
+            "probability": round(runner_up[4].probability(runner_up[2]), 4),
+        },
+    }
+    return _match(best, TRANSLATION, probability, recorded)
+
+
+def _both_vectors(a: Candidate, b: Candidate) -> bool:
+    return a.vector is not None and b.vector is not None
+
+
+def _pair_logit(
+    a: Candidate, b: Candidate, fusion: Fusion, frequencies: Frequencies
+) -> float | None:
+    """Return the log-odds that two stored documents are one article, margins aside.
+
+    None when they are in one language or a gate fails.
+    """
+    if _same_language(a.language, b.language):
+        return None
+    evidence = translation_evidence(
+        Party(Side(a.fingerprint.data), a.language, a.published_at),
+        Party(Side(b.fingerprint.data), b.language, b.published_at),
+        frequencies=frequencies,
+    )
+    features = {**evidence["signals"], "score_margin": 0.0}
+    if a.vector is not None and b.vector is not None:
+        features["cosine"] = float(np.dot(a.vector, b.vector))
+        features["cosine_margin"] = 0.0
+    if not passes_gates(features, evidence):
+        return None
+    return fusion.model("cosine" in features).logit(features)
 
 
 def _rank(match: Match) -> tuple[int, float, tuple[int, ...]]:
@@ -217,16 +402,11 @@ def _rank(match: Match) -> tuple[int, float, tuple[int, ...]]:
     )
 
 
-def compare(
-    fingerprint: Fingerprint,
-    language: str,
-    published_at: datetime | None,
-    candidate: Candidate,
-    thresholds: Thresholds,
-) -> Match | None:
-    """Return the relation of a document to one candidate, or None."""
-    mine = Side(fingerprint.data)
-    return _assess(fingerprint, language, published_at, candidate, thresholds, mine)[0]
+@dataclass(frozen=True)
+class _Mine:
+    side: Side
+    vector: np.ndarray | None
+    frequencies: Frequencies
 
 
 def _assess(
@@ -235,23 +415,45 @@ def _assess(
     published_at: datetime | None,
     candidate: Candidate,
     thresholds: Thresholds,
-    mine: Side,
+    context: _Mine,
 ) -> tuple[Match | None, dict[str, Any] | None]:
     """Return the match to one candidate, if any, and the translation evidence."""
     other = candidate.fingerprint
     if other.content_hash == fingerprint.content_hash:
         return _match(candidate, EXACT, 1.0, {"content_hash": fingerprint.content_hash}), None
-    theirs = Side(other.data)
+    mine, theirs = context.side, Side(other.data)
+    near = _near(mine, theirs, _same_language(language, candidate.language), thresholds)
+    if near is not None:
+        return _match(candidate, NEAR, near[0], near[1]), None
+    if _same_language(language, candidate.language):
+        return None, None
+    if language.lower() in _UNDETERMINED or candidate.language.lower() in _UNDETERMINED:
+        return None, None
+    evidence = translation_evidence(
+        Party(mine, language, published_at),
+        Party(theirs, candidate.language, candidate.published_at),
+        position_tolerance=thresholds.position_tolerance,
+        frequencies=context.frequencies,
+    )
+    if context.vector is not None and candidate.vector is not None:
+        evidence["cosine"] = round(float(np.dot(context.vector, candidate.vector)), 4)
+    return None, evidence
+
+
+def _near(
+    mine: Side, theirs: Side, same_language: bool, thresholds: Thresholds
+) -> tuple[float, dict[str, Any]] | None:
+    """Return the near-duplicate score and evidence of two documents, or None."""
     near = near_evidence(mine, theirs)
     jaccard, containment = near["jaccard"], near["containment"]
     # Shingles are words of one language: texts that share half of them are
     # in one language whatever the detector said.
     if jaccard >= thresholds.near_jaccard or (
-        _same_language(language, candidate.language)
+        same_language
         and containment >= thresholds.near_containment
         and jaccard >= thresholds.near_min_jaccard
     ):
-        return _match(candidate, NEAR, jaccard, near), None
+        return jaccard, near
     # Texts that share no MinHash value share next to no shingles: most
     # candidates are spared the sketch comparison.
     contained = (
@@ -264,27 +466,8 @@ def _assess(
         and contained.value > thresholds.near_contained
         and contained.sample >= thresholds.near_contained_sample
     ):
-        evidence = {**near, **contained.to_json(), "rule": "containment"}
-        return _match(candidate, NEAR, contained.value, evidence), None
-    if _same_language(language, candidate.language):
-        return None, None
-    if language.lower() in _UNDETERMINED or candidate.language.lower() in _UNDETERMINED:
-        return None, None
-    evidence = translation_evidence(
-        Party(mine, language, published_at),
-        Party(theirs, candidate.language, candidate.published_at),
-        position_tolerance=thresholds.position_tolerance,
-    )
-    score, strength = evidence["score"], evidence["strength"]
-    accepted = score >= thresholds.translation_score and strength >= thresholds.translation_strength
-    cosine = evidence.get("cosine")
-    if not accepted and cosine is not None:
-        accepted = (
-            cosine >= thresholds.embedding_cosine and score >= thresholds.embedding_score_floor
-        )
-    if accepted:
-        return _match(candidate, TRANSLATION, score, evidence), evidence
-    return None, evidence
+        return contained.value, {**near, **contained.to_json(), "rule": "containment"}
+    return None
 
 
 def _match(candidate: Candidate, relation: str, score: float, evidence: dict[str, Any]) -> Match:

@@ -61,7 +61,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from services.pipeline import containment
 from services.pipeline.matching.evidence import extract_evidence
@@ -83,41 +83,6 @@ class Fingerprint:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-class Embedder(Protocol):
-    """Turn texts into vectors whose cosine measures sameness of meaning."""
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """Return one vector per text, in order."""
-        ...
-
-
-class SentenceTransformerEmbedder:
-    """Embed with a sentence-transformers model named by configuration.
-
-    The model loads on first use, never at construction or import, from a
-    local path or a name the local cache already holds: no download.
-    """
-
-    def __init__(self, model: str, *, device: str = "cpu", max_chars: int = 2000) -> None:
-        self.model = model
-        self.device = device
-        self.max_chars = max_chars
-        self._loaded: Any = None
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """Return L2-normalised vectors, one per text. Loads the model once."""
-        if self._loaded is None:
-            from sentence_transformers import SentenceTransformer
-
-            self._loaded = SentenceTransformer(
-                self.model, device=self.device, local_files_only=True
-            )
-        vectors = self._loaded.encode(
-            [text[: self.max_chars] for text in texts], normalize_embeddings=True
-        )
-        return [[float(x) for x in row] for row in vectors]
-
-
 def fingerprint(
     normalized: Normalized,
     language: str,
@@ -125,7 +90,6 @@ def fingerprint(
     *,
     settings: FingerprintSettings | None = None,
     lexicon: Lexicon | None = None,
-    embedder: Embedder | None = None,
 ) -> Fingerprint:
     """Return the fingerprint of a normalized document.
 
@@ -153,10 +117,6 @@ def fingerprint(
         "sf": evidence.surfaces,
         "lx": " ".join(evidence.lexical),
     }
-    if embedder is not None:
-        text = "\n".join(paragraphs)
-        data["emb"] = [round(x, 5) for x in embedder.embed([text])[0]] if text else []
-
     bottom, contained_keys, data["nc"] = containment.sketch(normalized.matching_text)
     data["cs"] = containment.encode(bottom)
 

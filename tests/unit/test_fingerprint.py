@@ -157,6 +157,17 @@ def test_dates_become_month_day_and_year_month(text: str) -> None:
     assert "m:2024-06" in keys
 
 
+@pytest.mark.parametrize("text", ["投票定于6月7日举行。", "투표는 6월 7일에 열린다."])
+def test_a_cjk_month_day_without_a_year_is_a_day(text: str) -> None:
+    keys = evidence_of(text)
+    assert "d:06-07" in keys
+    assert not [k for k in keys if k.startswith("m:")]
+
+
+def test_a_cjk_month_alone_is_not_a_date() -> None:
+    assert not [k for k in evidence_of("投票定于6月举行。") if k.startswith(("d:", "m:"))]
+
+
 def test_may_without_a_number_is_not_a_date() -> None:
     keys = evidence_of("Officials may decide later whether the plan may go ahead.")
     assert not [k for k in keys if k.startswith(("d:", "m:"))]
@@ -188,15 +199,9 @@ def test_evidence_weight_ranks_specific_facts_higher() -> None:
     assert evidence_weight("m:2024-06") < evidence_weight("d:06-07")
 
 
-class FakeEmbedder:
-    def embed(self, texts: list[str]) -> list[list[float]]:
-        return [[float(len(text)), 1.0] for text in texts]
-
-
-def test_an_embedder_adds_a_vector_to_the_data() -> None:
+def test_fingerprint_data_carries_no_vector() -> None:
+    # Vectors are stored apart (storage.vectors), not in the JSON data.
     normalized = normalize(RawDocument(content=seed("003")))
-    fp = fingerprint(normalized, "en", [], embedder=FakeEmbedder())
-    assert len(fp.data["emb"]) == 2
     assert "emb" not in fingerprint(normalized, "en", []).data
 
 

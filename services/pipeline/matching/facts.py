@@ -24,7 +24,8 @@ _YEARS = (1800, 2200)
 _TIME = re.compile(r"\b\d{1,2}[:h]\d{2}\b")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
 _DOTTED_DATE = re.compile(r"\b(\d{1,2})([./])(\d{1,2})\2(\d{4})\b")
-_CJK_DATE = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월](?:\s*(\d{1,2})\s*[日일])?")
+# The year is optional: "11月6日", "10월 6일" name a day of the current year.
+_CJK_DATE = re.compile(r"(?:(\d{4})\s*[年년]\s*)?(\d{1,2})\s*[月월](?:\s*(\d{1,2})\s*[日일])?")
 _NUMBER_SPAN = re.compile(r"\d+(?:[,.'\u00a0\u202f\u2009 ]\d+)*")
 _TOKEN = re.compile(r"\d+|[^\W\d_]+")
 _UNSPACED_SCALE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
@@ -55,16 +56,19 @@ def _extract_numeric_dates(text: str, evidence: Evidence, at: Position) -> str:
             day, month = month, day
         found.append((match.start(), int(year_text), month, day))
     for match in _CJK_DATE.finditer(text):
-        year, month = int(match.group(1)), int(match.group(2))
+        if not match.group(1) and not match.group(3):
+            continue  # a month alone ("11月") says nothing
+        year = int(match.group(1)) if match.group(1) else 0
         day = int(match.group(3)) if match.group(3) else 0
-        found.append((match.start(), year, month, day))
+        found.append((match.start(), year, int(match.group(2)), day))
     for start, year, month, day in found:
-        if not (1 <= month <= 12 and 1800 <= year <= 2200 and 0 <= day <= 31):
+        if not (1 <= month <= 12 and (year == 0 or 1800 <= year <= 2200) and 0 <= day <= 31):
             continue
         if day:
             evidence.add(f"d:{month:02d}-{day:02d}", at(start))
-        evidence.add(f"m:{year}-{month:02d}", at(start))
-        evidence.add(f"n:{year}", at(start))
+        if year:
+            evidence.add(f"m:{year}-{month:02d}", at(start))
+            evidence.add(f"n:{year}", at(start))
     for pattern in (_ISO_DATE, _DOTTED_DATE, _CJK_DATE):
         text = pattern.sub(lambda m: " " * len(m.group()), text)
     return text

@@ -14,11 +14,13 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pycountry
 
 from services.pipeline.containment import decode as decode_sketch
 from services.pipeline.matching.evidence import evidence_weight
 from services.pipeline.matching.lexicon import length_factor
 from services.pipeline.matching.minhash import decode_signature
+from services.pipeline.specificity import NO_FREQUENCIES, Frequencies, fact_weight, reference_date
 
 
 def near_evidence(mine: Side, theirs: Side) -> dict[str, Any]:
@@ -43,6 +45,12 @@ LEXICAL_TOLERANCE = 0.2
 FACTS_MIN_WEIGHT = 4.0
 FACTS_FLOOR = 0.3
 _KINDS = {"n": "numbers", "d": "dates", "m": "dates", "s": "names", "t": "entities"}
+# A kind of fact (numbers, dates, names, entities) counts in the `kinds`
+# signal when its shared facts weigh this much after specificity.
+KIND_WEIGHT = 1.0
+# Shared items within this much of each other sit in one passage.
+MIN_SPREAD = 0.05
+_COUNTRY = "t:country:"
 
 
 class Side:
@@ -106,21 +114,34 @@ class Party:
 
 
 def translation_evidence(
-    mine: Party, theirs: Party, *, position_tolerance: float = 0.15
+    mine: Party,
+    theirs: Party,
+    *,
+    position_tolerance: float = 0.15,
+    frequencies: Frequencies = NO_FREQUENCIES,
 ) -> dict[str, Any]:
     """Return the translation score of two documents and what it rests on.
 
     Symmetric in its two documents. The result is JSON-serializable and has
-    `score` and `strength` (total weight of the shared evidence).
+    `score`, `strength` (total prior weight of the shared evidence),
+    `weights` (each shared fact's weight after specificity), `facts_weight`
+    (their total over numbers, dates and entities) and `signals` (the
+    model's features of the pair alone; `dedup.signals` adds the margins).
     `position_tolerance`: how far apart (relative position) shared items may
-    sit and still count as in the same order.
+    sit and still count as in the same order; `frequencies`: the fact
+    document frequencies of the window (none: every fact is rare).
     """
     side, other_side = mine.side, theirs.side
     data, other = side.data, other_side.data
     shared_weight, coverage, shared, matched = _coverage(side, other_side)
     facts = _facts_fit(side, other_side)
     aligned, lexical = _align(side.words, other_side.words, other_side.where)
-    order = _order(matched, side.ev, other_side.ev, position_tolerance)
+    placed = [
+        (side.ev[p], other_side.ev[q])
+        for p, q in matched
+        if side.ev[p] >= 0 and other_side.ev[q] >= 0
+    ]
+    order = _order(placed, position_tolerance)
     length_ratio = _length_ratio(data, other, mine.language, theirs.language)
     misfit = abs(math.log(length_ratio)) if length_ratio > 0 else 9.0
     length_fit = 1.0 if misfit <= 0.4 else max(0.0, 1.0 - (misfit - 0.4) / 0.6)
@@ -130,6 +151,7 @@ def translation_evidence(
         time_fit = 0.85 if hours <= 24 * 14 else 0.6
 
     score = coverage * (0.4 + 0.6 * order) * length_fit * time_fit * facts
+    specific = _specific(mine, theirs, matched, shared["entities"], frequencies)
     evidence: dict[str, Any] = {
         "score": round(score, 4),
         "strength": round(shared_weight + LEXICAL_WEIGHT * len(aligned), 2),
@@ -146,11 +168,106 @@ def translation_evidence(
         "names": _surfaces(shared["names"], data, other),
         "entities": [k[2:] for k in shared["entities"]],
         "passages": _passages(matched, side.ev, other_side.ev, data, other),
+        "weights": specific["weights"],
+        "placed": len(placed),
+        "specific_names": specific["names"],
+        "unshared_elsewhere": _unshared_elsewhere(side, other_side, matched),
+        "facts_weight": specific["facts_weight"],
+        "signals": {
+            "offline_score": score,
+            "specific": math.log1p(sum(specific["weights"].values())),
+            "kinds": specific["kinds"],
+            "order": order,
+            "misfit": min(misfit, 3.0),
+            "aligned": math.log1p(len(aligned)),
+            "spread": _spread(placed),
+        },
     }
-    cosine = _cosine(data.get("emb"), other.get("emb"))
-    if cosine is not None:
-        evidence["cosine"] = round(cosine, 4)
     return evidence
+
+
+def _specific(
+    mine: Party,
+    theirs: Party,
+    matched: list[tuple[str, str]],
+    entities: list[str],
+    frequencies: Frequencies,
+) -> dict[str, Any]:
+    """Return each shared fact's weight after specificity, and their totals by kind.
+
+    `weights`: key to weight; `facts_weight`: the total over numbers, dates
+    and entities; `kinds`: how many kinds weigh `KIND_WEIGHT`; `names`: the
+    shared names that are not a shared country's name.
+    """
+    reference = reference_date(mine.published_at, theirs.published_at)
+    country_names = _country_names(mine.side.data, theirs.side.data, entities)
+    weights: dict[str, float] = {}
+    by_kind: dict[str, float] = {}
+    for p, q in matched:
+        key = p if len(p) <= len(q) else q
+        weight = min(fact_weight(p, frequencies, reference), fact_weight(q, frequencies, reference))
+        weights[key] = round(weight, 3)
+        # A country says where, not which article: its id and its name
+        # count in the score, not as a specific fact.
+        if not key.startswith(_COUNTRY) and (key[0] != "s" or key not in country_names):
+            kind = _KINDS[key[0]]
+            by_kind[kind] = by_kind.get(kind, 0.0) + weight
+    return {
+        "weights": weights,
+        "facts_weight": round(sum(w for kind, w in by_kind.items() if kind != "names"), 3),
+        "kinds": float(sum(w >= KIND_WEIGHT for w in by_kind.values())),
+        "names": sum(1 for key in weights if key.startswith("s:") and key not in country_names),
+    }
+
+
+def _unshared_elsewhere(side: Side, other_side: Side, matched: list[tuple[str, str]]) -> int:
+    """Return the fewer, of the two texts, of facts outside the shared items' span and unshared."""
+    counts = []
+    for this, keys in ((side, {p for p, _ in matched}), (other_side, {q for _, q in matched})):
+        spots = [this.ev[k] for k in keys if this.ev.get(k, -1) >= 0]
+        if not spots:
+            return 0
+        low, high = min(spots) - MIN_SPREAD, max(spots) + MIN_SPREAD
+        counts.append(
+            sum(
+                1
+                for key in this.facts
+                if key not in keys
+                and not low <= this.ev.get(key, -1) <= high
+                and this.ev.get(key, -1) >= 0
+            )
+        )
+    return min(counts)
+
+
+def _country_names(data: dict[str, Any], other: dict[str, Any], entities: list[str]) -> set[str]:
+    """Return the name keys whose surface is the name of a shared country."""
+    countries = {k for k in entities if k.startswith(_COUNTRY)}
+    if not countries:
+        return set()
+    found = set()
+    for surfaces in (data.get("sf") or {}, other.get("sf") or {}):
+        for skeleton, surface in surfaces.items():
+            code = _country_code(str(surface))
+            if code and f"{_COUNTRY}{code}" in countries:
+                found.add(f"s:{skeleton}")
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _country_code(name: str) -> str | None:
+    try:
+        return str(pycountry.countries.lookup(name).alpha_2)
+    except LookupError:
+        return None
+
+
+def _spread(placed: list[tuple[float, float]]) -> float:
+    """Return how much of both texts the shared items span (0 for one passage)."""
+    if len(placed) < 2:
+        return 0.0
+    xs, ys = [x for x, _ in placed], [y for _, y in placed]
+    return min(max(xs) - min(xs), max(ys) - min(ys))
 
 
 def _coverage(
@@ -185,14 +302,8 @@ def _coverage(
     return shared_weight, coverage, shared, matched
 
 
-def _order(
-    matched: list[tuple[str, str]],
-    mine: dict[str, float],
-    theirs: dict[str, float],
-    tolerance: float,
-) -> float:
+def _order(placed: list[tuple[float, float]], tolerance: float) -> float:
     """Return the share of placed shared items at about the same position (0.5 for few)."""
-    placed = [(mine[p], theirs[q]) for p, q in matched if mine[p] >= 0 and theirs[q] >= 0]
     if len(placed) < 3:
         return 0.5
     return sum(abs(x - y) <= tolerance for x, y in placed) / len(placed)
@@ -321,11 +432,3 @@ def _passages(
         pairs.setdefault((a, b), []).append(key)
     ranked = sorted(pairs.items(), key=lambda item: (-len(item[1]), item[0]))[:8]
     return [{"paragraph": a, "other_paragraph": b, "keys": ks} for (a, b), ks in ranked]
-
-
-def _cosine(a: Any, b: Any) -> float | None:
-    if not a or not b or len(a) != len(b):
-        return None
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    norm = float(np.linalg.norm(x) * np.linalg.norm(y))
-    return float(x @ y) / norm if norm else None
