@@ -28,8 +28,8 @@ def announce(client: redis.Redis) -> None:
 
 
 @contextmanager
-def listening(client: redis.Redis, gather: float = 0.0) -> Iterator[Callable[[float], None]]:
-    """Yield `wait(seconds)`: a sleep that ends early when the feed grows.
+def listening(client: redis.Redis, gather: float = 0.0) -> Iterator[Callable[[float], bool]]:
+    """Yield `wait(seconds)`: a sleep that ends early, returning True, when the feed grows.
 
     After a nudge it waits `gather` seconds more, so the documents of a burst
     are read together: one read per document cost the API more than intake.
@@ -43,20 +43,27 @@ def listening(client: redis.Redis, gather: float = 0.0) -> Iterator[Callable[[fl
     except redis.RedisError as error:
         log.debug("feed nudges unavailable, polling: %r", error)
         pubsub.close()
-        yield time.sleep
+        yield _sleep
         return
 
-    def wait(seconds: float) -> None:
+    def wait(seconds: float) -> bool:
         try:
-            if pubsub.get_message(timeout=seconds) is not None:
-                time.sleep(gather)
-                # One read of the database serves every nudge received so far.
-                while pubsub.get_message(timeout=0) is not None:
-                    pass
+            if pubsub.get_message(timeout=seconds) is None:
+                return False
         except redis.RedisError:
-            time.sleep(seconds)
+            return _sleep(seconds)
+        time.sleep(gather)
+        # One read of the database serves every nudge received so far.
+        while pubsub.get_message(timeout=0) is not None:
+            pass
+        return True
 
     try:
         yield wait
     finally:
         pubsub.close()
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False

@@ -45,7 +45,7 @@ def events(
     after: int,
     pace: Pace,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> Iterator[str]:
     """Yield SSE text: matching items after `after` as they commit, and heartbeats.
 
