@@ -1,4 +1,4 @@
-"""Small functions the test layers share: waiting on a condition, posting, reading status."""
+"""Small functions and data the test layers share: waiting on a condition, posting, a wall page."""
 
 from __future__ import annotations
 
@@ -9,6 +9,15 @@ from typing import Any
 import requests
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
+
+# A consent wall: a page without an article, counted under its site (example.de).
+CONSENT = {
+    "title": "Regierung beschließt Haushalt",
+    "content": "Wir setzen auf unserer Website Cookies und andere Technologien ein, um Ihnen "
+    "ein optimales Nutzungserlebnis zu bieten. Mit „Alle akzeptieren“ stimmen Sie der "
+    "Verarbeitung Ihrer Daten durch uns und unsere Partner zu.",
+    "url": "https://www.nachrichten.example.de/politik/haushalt-1",
+}
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1) -> object:

@@ -17,7 +17,7 @@ from services.queue import create_celery, enqueue_processing
 from services.storage.db import make_engine, make_sessionmaker
 from services.storage.models import PROCESSED, Document, Story, utcnow
 from tests.e2e.conftest import serve
-from tests.helpers import http_status, wait_for
+from tests.helpers import CONSENT, http_status, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -33,13 +33,6 @@ CHROMIUM_ARGS = [
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 LANGUAGES = ["en", "ar", "ru", "kk", "de", "fr", "es", "uk", "tr", "pl", "zh", "ja"]
 WIDTHS = (1400, 800)
-CONSENT = {
-    "title": "Regierung beschließt Haushalt",
-    "content": "Wir setzen auf unserer Website Cookies und andere Technologien ein, um Ihnen "
-    "ein optimales Nutzungserlebnis zu bieten. Mit „Alle akzeptieren“ stimmen Sie der "
-    "Verarbeitung Ihrer Daten durch uns und unsere Partner zu.",
-    "url": "https://www.nachrichten.example.de/politik/haushalt-1",
-}
 # Every element of a card must lie inside it; anything past its edge overflows.
 OVERFLOW = """
 () => {

@@ -33,7 +33,7 @@ from services.queue import create_celery, enqueue_processing
 from services.storage.db import make_engine, make_sessionmaker, session_scope
 from services.storage.models import Document
 from services.supervisor import Stack, free_port, start, worker_command
-from tests.helpers import ready, wait_for
+from tests.helpers import CONSENT, ready, wait_for
 
 MONITORING = PROJECT_ROOT / "monitoring"
 DASHBOARD = MONITORING / "grafana" / "dashboards" / "ingest.json"
@@ -42,14 +42,6 @@ PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 TEST_FOR = "15s"
 HEARTBEAT_SECONDS = 2
 COMPARISON = re.compile(r"(==|!=|>=|<=|>|<)")
-# A consent wall: a page without an article, counted per site.
-CONSENT = {
-    "title": "Regierung beschließt Haushalt",
-    "content": "Wir setzen auf unserer Website Cookies und andere Technologien ein, um Ihnen "
-    "ein optimales Nutzungserlebnis zu bieten. Mit „Alle akzeptieren“ stimmen Sie der "
-    "Verarbeitung Ihrer Daten durch uns und unsere Partner zu.",
-    "url": "https://www.nachrichten.example.de/politik/haushalt-1",
-}
 
 
 @dataclass

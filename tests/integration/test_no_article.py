@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.helpers import wait_for
+from tests.helpers import CONSENT, wait_for
 from tests.integration.test_metrics import _value
 
 WALL = {
@@ -14,13 +14,6 @@ WALL = {
     "content": "Podejrzewamy, że ktoś nadużył adresu IP, z którego korzystasz.\n\n"
     'Aby połączyć się z serwisem, zaznacz "Nie jestem robotem".\n\n'
     "Twój adres IP: 198.51.100.23",
-}
-CONSENT = {
-    "title": "Regierung beschließt Haushalt",
-    "content": "Wir setzen auf unserer Website Cookies und andere Technologien ein, um Ihnen "
-    "ein optimales Nutzungserlebnis zu bieten. Mit „Alle akzeptieren“ stimmen Sie der "
-    "Verarbeitung Ihrer Daten durch uns und unsere Partner zu.",
-    "url": "https://www.nachrichten.example.de/politik/haushalt-1",
 }
 ARTICLE = {
     "title": "Ferry terminal opens",
