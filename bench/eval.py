@@ -24,7 +24,16 @@ Sets:
   different outlets' articles on one event, every one its own story but
   copies (more than half of the shorter text's 5-word shingles shared);
   prints the pairs merged that must stay apart (must be 0), copies joined,
-  and merges between documents of different pairs with their evidence.
+  and merges between documents of different pairs with their evidence; and
+  the related coverage against the pairs' ratings (`overall`, 1 = very
+  similar .. 4 = dissimilar): the share of different-article pairs rated
+  at most 1.5 whose stories are linked as `related` (target >= 0.80), of
+  those rated 3 or more (target <= 0.05), and the Pearson correlation of
+  the link's score (0 unlinked) with the rating. Links are found as the
+  service finds them (`find_related` over the candidates weighed, with the
+  cosines) and kept per pair of stories, the first one as `link_related`
+  keeps it. Pairs merged into one story, copies, and pairs with a page
+  without an article (`assess_quality`) are counted apart.
 - `orphans`: the `wmt` set twice, each time without the Russian original of
   every other story (odd, then even): English translations whose original
   never arrives meet only same-topic candidates, so every translation link
@@ -71,6 +80,8 @@ from services.pipeline.embedding import Embedder, embedding_text, load_embedder
 from services.pipeline.fingerprint import Fingerprint, fingerprint
 from services.pipeline.language import detect_language
 from services.pipeline.normalize import Normalized, RawDocument, matching_form, normalize
+from services.pipeline.quality import assess_quality
+from services.pipeline.related import RelatedLink, find_related
 from services.pipeline.specificity import Frequencies, fact_keys
 from services.pipeline.tag import tag
 from services.storage.index import POSTINGS_PER_KEY
@@ -110,6 +121,8 @@ class Outcome:
     candidates: int
     fingerprint_ms: float
     decide_ms: float
+    related: list[RelatedLink] = field(default_factory=list)
+    article: bool = True
 
 
 @dataclass
@@ -222,6 +235,15 @@ def run(
         match = conclude(assessments)
         decided = time.perf_counter()
         story = match.story_id if match else doc.id
+        weighed = [a.candidate for a in assessments]
+        cosines = None
+        if vector is not None:
+            cosines = {
+                c.document_id: float(vector @ c.vector) for c in weighed if c.vector is not None
+            }
+        related = find_related(
+            fp, normalized.published_at, weighed, story_id=story, cosines=cosines
+        )
         index.add(Candidate(doc.id, story, language, normalized.published_at, fp, vector))
         counts.update(fact_keys(fp.data.get("ev") or {}))
         counts["*"] += 1
@@ -235,6 +257,8 @@ def run(
                 len(candidates),
                 (fingerprinted - started) * 1000,
                 (decided - looked_up) * 1000,
+                related,
+                assess_quality(normalized).is_article,
             )
         )
     return outcomes
@@ -498,6 +522,45 @@ def score_same_event(outcomes: list[Outcome], pairs: list[dict[str, Any]]) -> di
     }
 
 
+def score_related(outcomes: list[Outcome], pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the related coverage of the rated pairs of different articles.
+
+    A pair is linked when its two stories are; its score is the first link's.
+    """
+    by_id = {o.doc.id: o for o in outcomes}
+    links: dict[frozenset[str], float] = {}
+    for o in outcomes:
+        for link in o.related:
+            links.setdefault(frozenset((o.story, link.story_id)), link.score)
+    apart: Counter[str] = Counter()
+    scores, ratings = [], []
+    for pair in pairs:
+        a, b = by_id.get(pair["a"]), by_id.get(pair["b"])
+        if a is None or b is None:
+            continue
+        if not (a.article and b.article):
+            apart["no_article"] += 1
+        elif a.story == b.story:
+            apart["merged"] += 1
+        elif pair.get("copy"):
+            apart["copy"] += 1
+        else:
+            scores.append(links.get(frozenset((a.story, b.story)), 0.0))
+            ratings.append(float(pair["overall"]))
+    s, r = np.array(scores), np.array(ratings)
+    close, far = s[r <= 1.5], s[r >= 3]
+    pearson = float(np.corrcoef(s, r)[0, 1]) if len(s) > 1 and s.std() and r.std() else 0.0
+    return {
+        "rated": len(s),
+        "close": len(close),
+        "close_linked": round(float(np.mean(close > 0)), 4) if len(close) else 0.0,
+        "far": len(far),
+        "far_linked": round(float(np.mean(far > 0)), 4) if len(far) else 0.0,
+        "pearson": round(pearson, 4),
+        "apart": dict(apart),
+    }
+
+
 def _brief(evidence: dict[str, Any]) -> dict[str, Any]:
     keep = ("model", "probability", "signals", "weights", "runner_up", "jaccard", "containment")
     return {k: evidence[k] for k in keep if k in evidence}
@@ -529,6 +592,7 @@ def evaluate_set(name: str, embedder: Embedder | None) -> dict[str, Any]:
         outcomes = run(docs, embedder=embedder)
         result = score(outcomes)
         result["same_event"] = score_same_event(outcomes, pairs)
+        result["related"] = score_related(outcomes, pairs)
     elif name == "orphans":
         docs, _ = load_wmt()
         groups = sorted({d.group for d in docs})
@@ -599,7 +663,33 @@ def print_table(results: dict[str, Any], modes: list[str]) -> None:
                 )
             print(line)
     _print_languages(results, modes)
+    _print_related(results, modes)
     _print_details(results, modes)
+
+
+def _print_related(results: dict[str, Any], modes: list[str]) -> None:
+    by_mode = results.get("same-event", {})
+    if any("related" not in by_mode.get(m, {}) for m in modes):
+        return
+    rows = [
+        ("rated <= 1.5 linked (target >= 0.80)", "close_linked", "close"),
+        ("rated >= 3 linked (target <= 0.05)", "far_linked", "far"),
+        ("Pearson(score, rating), ideal -1", "pearson", "rated"),
+    ]
+    print("\nsame-event-dev related coverage, different-article pairs:")
+    print(f"  {'':40}" + "".join(f" | {m[:14]:>14}" for m in modes))
+    for label, key, n in rows:
+        cells = "".join(
+            f" | {by_mode[m]['related'][key]:>7.3f} n={by_mode[m]['related'][n]:<4}" for m in modes
+        )
+        print(f"  {label:40}{cells}")
+    for m in modes:
+        apart = by_mode[m]["related"]["apart"]
+        print(
+            f"  [{m}] counted apart: merged into one story {apart.get('merged', 0)},"
+            f" copies {apart.get('copy', 0)}, a page without an article"
+            f" {apart.get('no_article', 0)}"
+        )
 
 
 def _print_languages(results: dict[str, Any], modes: list[str]) -> None:
