@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -48,7 +47,7 @@ from bench.corpus import article
 from bench.stack import MIB
 from services.storage.db import make_engine, make_sessionmaker
 from services.storage.models import FAILED, PROCESSED, PROCESSING, Document, FeedEntry, Story
-from services.supervisor import RestartPolicy, Stack, free_port, start_redis
+from services.supervisor import PrivateRedis, RestartPolicy, Stack
 
 FAULTS = ("worker_killed", "redis_stopped", "database_unavailable")
 # Client threads: enough that a request waiting on a stalled database does
@@ -139,27 +138,6 @@ class Producer:
             if status in ANSWERED or time.monotonic() + wait > give_up:
                 return
             time.sleep(wait)
-
-
-@dataclass
-class Broker:
-    """The fault phase's own redis-server, which it stops and starts again."""
-
-    data_dir: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = start_redis(self.data_dir, self.port)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(30)
 
 
 @contextmanager
@@ -298,7 +276,7 @@ class FaultRun:
 
     url: str
     running: Stack
-    broker: Broker
+    broker: PrivateRedis
     database_url: str
     sessions: sessionmaker[Session]
     rate: float
@@ -426,7 +404,7 @@ def run(
 ) -> dict[str, Any]:
     """Start a stack of the phase's own and run each fault on it in turn; return the figures."""
     rate, timing = load.rate, load.timing
-    broker = Broker(directory / "fault-redis")
+    broker = PrivateRedis(directory / "fault-redis")
     broker.start()
     environ = {**environ, "DATABASE_URL": database_url, "REDIS_URL": broker.url}
     engine = make_engine(database_url)

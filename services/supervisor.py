@@ -103,6 +103,32 @@ def start_redis(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     return process
 
 
+@dataclass
+class PrivateRedis:
+    """A private redis-server that can be stopped or killed and started again on its port."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = start_redis(self.data_dir, self.port)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+
+
 # Lines of each process's output kept to show when it crash-loops.
 OUTPUT_LINES = 20
 

@@ -40,7 +40,7 @@ from services.storage.models import (
     Story,
     utcnow,
 )
-from services.supervisor import free_port, start_redis
+from services.supervisor import PrivateRedis
 from tests.helpers import post, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,27 +60,6 @@ def big_document(size: int, tag: str) -> str:
         paragraphs.append(paragraph)
         total += len(paragraph) + 2
     return "\n\n".join(paragraphs)
-
-
-@dataclass
-class Broker:
-    """A private redis-server that a test may stop and start again on the same port."""
-
-    data_dir: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = start_redis(self.data_dir, self.port)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(10)
 
 
 @dataclass
@@ -151,17 +130,15 @@ class Workers:
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    running = Broker(tmp_path / "redis")
+def broker(tmp_path: Path) -> Iterator[PrivateRedis]:
+    running = PrivateRedis(tmp_path / "redis")
     running.start()
     yield running
-    if running.process is not None and running.process.poll() is None:
-        running.process.terminate()
-        running.process.wait(10)
+    running.stop()
 
 
 @pytest.fixture
-def fault_config(private_database_url: str, broker: Broker) -> Config:
+def fault_config(private_database_url: str, broker: PrivateRedis) -> Config:
     return Config.from_env(
         {},
         database_url=private_database_url,
@@ -290,7 +267,7 @@ def test_a_poison_document_fails_after_its_budget_without_blocking_the_queue(
 
 
 def test_documents_posted_while_redis_dies_and_returns_are_all_processed(
-    api: FlaskClient, workers: Workers, sessions: sessionmaker[Session], broker: Broker
+    api: FlaskClient, workers: Workers, sessions: sessionmaker[Session], broker: PrivateRedis
 ) -> None:
     workers.start(
         beat=True,
