@@ -48,6 +48,19 @@ SECOND = RawDocument(
     title="Families wait for news at Listvyazhnaya",
     published_at=datetime(2024, 3, 15, 7, 30, tzinfo=UTC),
 )
+# Another outlet's rewrite of FIRST's report: different words, the same facts.
+REWRITE = RawDocument(
+    "Fourteen miners were brought out alive from the Listvyazhnaya coal mine in the "
+    "Kemerovo region on Wednesday, hours after a methane blast trapped 52 men below "
+    "ground, Russia's Emergencies Ministry reported.\n\n"
+    "About 240 rescuers are working in shifts, Kemerovo governor Sergei Tsivilev told "
+    "reporters, but toxic air in the deepest galleries kept teams from going further. "
+    "The owner, Siberian Coal Energy Company, has stopped production at the mine.\n\n"
+    "Prosecutors have opened a criminal case over breaches of safety rules; it is the "
+    "third such case at Listvyazhnaya in two years.",
+    title="Fourteen miners pulled alive from Listvyazhnaya after methane blast",
+    published_at=datetime(2024, 3, 14, 15, 0, tzinfo=UTC),
+)
 UNRELATED = RawDocument(
     "The central bank of Chile cut its benchmark rate by 75 basis points to 7.25% on "
     "Wednesday, more than analysts had expected, citing slowing inflation.\n\n"
@@ -133,6 +146,17 @@ def test_another_article_on_the_event_is_linked_not_merged() -> None:
     assert set(evidence["signals"]) == set(FEATURES["offline"])
     assert links[0].score == evidence["probability"]
     assert load_related().offline.threshold <= links[0].score <= 1
+
+
+def test_a_rewrite_of_the_report_is_linked_not_merged() -> None:
+    analysis = analyze(REWRITE)
+    assert (
+        decide(analysis.fingerprint, "en", REWRITE.published_at, [_candidate("first", FIRST)])
+        is None
+    )
+    for cosines in (None, {"first": 0.96, "chile": 0.75}):
+        links = _links(REWRITE, ("first", FIRST), ("chile", UNRELATED), cosines=cosines)
+        assert [link.story_id for link in links] == ["story-first"]
 
 
 def test_an_unrelated_article_is_not_linked() -> None:
