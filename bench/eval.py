@@ -81,7 +81,7 @@ from services.pipeline.fingerprint import Fingerprint, fingerprint
 from services.pipeline.language import detect_language
 from services.pipeline.normalize import Normalized, RawDocument, matching_form, normalize
 from services.pipeline.quality import assess_quality
-from services.pipeline.related import RelatedLink, find_related
+from services.pipeline.related import RelatedLink, Signals, find_related, related_signals
 from services.pipeline.specificity import Frequencies, fact_keys
 from services.pipeline.tag import tag
 from services.storage.index import POSTINGS_PER_KEY
@@ -189,11 +189,13 @@ def run(
     *,
     embedder: Embedder | None = None,
     collect: list[tuple[Doc, list[tuple[Candidate, dict[str, Any]]]]] | None = None,
+    collect_related: list[tuple[Doc, list[Signals]]] | None = None,
 ) -> list[Outcome]:
     """Feed documents through the stages in order; return what happened.
 
     With `collect`, each document's translation candidates and their signals
-    are appended to it (for `bench.fit`).
+    are appended to it (for `bench.fit`); with `collect_related`, the
+    signals of its related-coverage candidates (for `bench.fit_related`).
     """
     index = Index()
     counts: Counter[str] = Counter()
@@ -242,8 +244,27 @@ def run(
                 c.document_id: float(vector @ c.vector) for c in weighed if c.vector is not None
             }
         related = find_related(
-            fp, normalized.published_at, weighed, story_id=story, cosines=cosines
+            fp,
+            normalized.published_at,
+            weighed,
+            story_id=story,
+            cosines=cosines,
+            frequencies=frequencies,
         )
+        if collect_related is not None:
+            collect_related.append(
+                (
+                    doc,
+                    related_signals(
+                        fp,
+                        normalized.published_at,
+                        weighed,
+                        story_id=story,
+                        cosines=cosines,
+                        frequencies=frequencies,
+                    ),
+                )
+            )
         index.add(Candidate(doc.id, story, language, normalized.published_at, fp, vector))
         counts.update(fact_keys(fp.data.get("ev") or {}))
         counts["*"] += 1

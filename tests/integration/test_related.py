@@ -6,7 +6,7 @@ from flask.testing import FlaskClient
 
 from tests.helpers import wait_for
 from tests.integration.test_no_article import _post, _processed
-from tests.unit.test_related import FIRST, SECOND, UNRELATED
+from tests.unit.test_related import FIRST, REWRITE, UNRELATED
 
 
 def _fields(raw) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -21,7 +21,7 @@ def test_stories_on_one_event_are_linked_as_related(client: FlaskClient, worker:
     first = _post(client, _fields(FIRST))
     chile = _post(client, _fields(UNRELATED))
     wait_for(lambda: _processed(client, first, chile))
-    second = _post(client, _fields(SECOND))
+    second = _post(client, _fields(REWRITE))
     wait_for(lambda: _processed(client, second))
     story = {i: client.get(f"/v1/documents/{i}").json["story_id"] for i in (first, second, chile)}
     assert len(set(story.values())) == 3

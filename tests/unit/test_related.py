@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from services.pipeline.analyze import analyze
 from services.pipeline.dedup import Candidate, decide
+from services.pipeline.fusion import Fusion, Model
 from services.pipeline.normalize import RawDocument
-from services.pipeline.related import RELATED, RelatedThresholds, find_related
+from services.pipeline.related import (
+    FEATURES,
+    RELATED,
+    choose_links,
+    find_related,
+    load_related,
+    parse_related,
+    related_signals,
+)
+from services.pipeline.specificity import Frequencies
 
 PUBLISHED = datetime(2024, 3, 14, 9, 0, tzinfo=UTC)
 
@@ -36,6 +48,19 @@ SECOND = RawDocument(
     title="Families wait for news at Listvyazhnaya",
     published_at=datetime(2024, 3, 15, 7, 30, tzinfo=UTC),
 )
+# Another outlet's rewrite of FIRST's report: different words, the same facts.
+REWRITE = RawDocument(
+    "Fourteen miners were brought out alive from the Listvyazhnaya coal mine in the "
+    "Kemerovo region on Wednesday, hours after a methane blast trapped 52 men below "
+    "ground, Russia's Emergencies Ministry reported.\n\n"
+    "About 240 rescuers are working in shifts, Kemerovo governor Sergei Tsivilev told "
+    "reporters, but toxic air in the deepest galleries kept teams from going further. "
+    "The owner, Siberian Coal Energy Company, has stopped production at the mine.\n\n"
+    "Prosecutors have opened a criminal case over breaches of safety rules; it is the "
+    "third such case at Listvyazhnaya in two years.",
+    title="Fourteen miners pulled alive from Listvyazhnaya after methane blast",
+    published_at=datetime(2024, 3, 14, 15, 0, tzinfo=UTC),
+)
 UNRELATED = RawDocument(
     "The central bank of Chile cut its benchmark rate by 75 basis points to 7.25% on "
     "Wednesday, more than analysts had expected, citing slowing inflation.\n\n"
@@ -57,12 +82,52 @@ def _candidate(document_id: str, raw: RawDocument) -> Candidate:
     )
 
 
-def _links(raw: RawDocument, *stored: tuple[str, RawDocument], **kwargs):  # type: ignore[no-untyped-def]
+def _links(raw: RawDocument, *stored: tuple[str, RawDocument], models=None, **kwargs):  # type: ignore[no-untyped-def]
     analysis = analyze(raw)
     candidates = [_candidate(name, other) for name, other in stored]
-    return find_related(
-        analysis.fingerprint, analysis.normalized.published_at, candidates, **kwargs
-    )
+    published = analysis.normalized.published_at
+    if models is None:
+        return find_related(analysis.fingerprint, published, candidates, **kwargs)
+    found = related_signals(analysis.fingerprint, published, candidates, **kwargs)
+    return choose_links(found, models)
+
+
+def _model(name: str, threshold: float) -> Model:
+    return Model(name, 0.0, dict.fromkeys(FEATURES[name], 0.0), threshold)
+
+
+# Links every candidate (probability 0.5 at least 0.5) and shows its evidence.
+EVERY = Fusion(_model("offline", 0.5), _model("embeddings", 0.5))
+
+
+def test_the_packaged_models_load_with_every_signal() -> None:
+    models = load_related()
+    for model in (models.offline, models.embeddings):
+        assert list(model.weights) == list(FEATURES[model.name])
+        # More evidence never lowers the score.
+        assert all(weight >= 0 for weight in model.weights.values())
+        assert 0 < model.threshold < 1
+    assert "cosine" in models.embeddings.weights
+    assert "cosine" not in models.offline.weights
+
+
+def test_a_models_file_without_a_signal_is_refused() -> None:
+    text = """
+[offline]
+intercept = -1.0
+threshold = 0.7
+[offline.weights]
+facts = 0.1
+kinds = 0.1
+log_weight = 0.1
+[embeddings]
+intercept = -1.0
+threshold = 0.7
+[embeddings.weights]
+facts = 0.1
+"""
+    with pytest.raises(KeyError):
+        parse_related(text)
 
 
 def test_another_article_on_the_event_is_linked_not_merged() -> None:
@@ -73,18 +138,70 @@ def test_another_article_on_the_event_is_linked_not_merged() -> None:
     assert [link.story_id for link in links] == ["story-first"]
     evidence = links[0].evidence
     assert evidence["relation"] == RELATED
+    assert evidence["model"] == "offline"
     assert evidence["facts"] >= 3
     assert "240" in evidence["numbers"] and "52" not in evidence["numbers"]
     assert evidence["names"]
-    assert 0 < links[0].score <= 1
+    assert evidence["weights"]["n:240"] > 0
+    assert set(evidence["signals"]) == set(FEATURES["offline"])
+    assert links[0].score == evidence["probability"]
+    assert load_related().offline.threshold <= links[0].score <= 1
 
 
-def test_the_story_joined_is_no_related_story() -> None:
-    assert _links(SECOND, ("first", FIRST), story_id="story-first") == []
+def test_a_rewrite_of_the_report_is_linked_not_merged() -> None:
+    analysis = analyze(REWRITE)
+    assert (
+        decide(analysis.fingerprint, "en", REWRITE.published_at, [_candidate("first", FIRST)])
+        is None
+    )
+    for cosines in (None, {"first": 0.96, "chile": 0.75}):
+        links = _links(REWRITE, ("first", FIRST), ("chile", UNRELATED), cosines=cosines)
+        assert [link.story_id for link in links] == ["story-first"]
 
 
 def test_an_unrelated_article_is_not_linked() -> None:
     assert _links(UNRELATED, ("first", FIRST)) == []
+    assert _links(UNRELATED, ("first", FIRST), cosines={"first": 0.92}) == []
+
+
+def test_the_fitted_cosine_decides_between_two_pairs() -> None:
+    """The same facts and words: linked with a high cosine, not with a low one."""
+    close = _links(SECOND, ("first", FIRST), cosines={"first": 0.93})
+    assert [link.story_id for link in close] == ["story-first"]
+    assert close[0].evidence["model"] == "embeddings"
+    assert close[0].evidence["signals"]["cosine"] == 0.93
+    assert _links(SECOND, ("first", FIRST), cosines={"first": 0.75}) == []
+
+
+def test_more_evidence_never_lowers_the_score() -> None:
+    analysis = analyze(SECOND)
+    found = related_signals(analysis.fingerprint, SECOND.published_at, [_candidate("first", FIRST)])
+    features = dict(found[0].features)
+    fitted = load_related().embeddings
+    probabilities = []
+    for cosine in (0.80, 0.88, 0.95):
+        features["cosine"] = cosine
+        probabilities.append(fitted.probability(features))
+    assert probabilities == sorted(probabilities) and probabilities[0] < probabilities[-1]
+
+
+def test_a_fact_common_in_the_window_weighs_less() -> None:
+    analysis = analyze(SECOND)
+    stored = [_candidate("first", FIRST)]
+    rare = related_signals(analysis.fingerprint, SECOND.published_at, stored)[0]
+    common = related_signals(
+        analysis.fingerprint,
+        SECOND.published_at,
+        stored,
+        frequencies=Frequencies({"n:240": 900}, 1000),
+    )[0]
+    assert common.weights["n:240"] < rare.weights["n:240"] / 10
+    assert common.features["log_weight"] < rare.features["log_weight"]
+    assert common.weights["s:lstb"] == rare.weights["s:lstb"]
+
+
+def test_the_story_joined_is_no_related_story() -> None:
+    assert _links(SECOND, ("first", FIRST), story_id="story-first", models=EVERY) == []
 
 
 def test_a_day_around_publication_is_no_evidence() -> None:
@@ -99,20 +216,11 @@ def test_a_day_around_publication_is_no_evidence() -> None:
     links = _links(
         RawDocument(text, published_at=PUBLISHED),
         ("other", RawDocument(other, published_at=PUBLISHED)),
-        thresholds=RelatedThresholds(min_facts=1, min_kinds=1, min_weight=0),
+        models=EVERY,
     )
     assert links
     assert links[0].evidence["dates"] == []
-
-
-def test_an_embedding_cosine_counts_beside_the_facts() -> None:
-    far = _links(SECOND, ("first", FIRST), cosines={"first": 0.3})
-    assert far == []
-    strict = RelatedThresholds(min_facts=50, min_word_overlap=1.1)
-    assert _links(SECOND, ("first", FIRST), thresholds=strict) == []
-    close = _links(SECOND, ("first", FIRST), cosines={"first": 0.92}, thresholds=strict)
-    assert len(close) == 1
-    assert close[0].evidence["cosine"] == 0.92
+    assert links[0].evidence["numbers"] == ["1250"]
 
 
 def test_one_link_per_story_and_deterministic() -> None:
