@@ -86,3 +86,7 @@ def test_l_and_r_are_one_letter_of_the_key() -> None:
 
 def test_a_medial_greek_digraph_keeps_its_nasal() -> None:
     assert skeleton("Λάμπρος") == skeleton("Lambros") != skeleton("Labros")
+
+
+def test_l_becomes_r_after_doubled_letters_merge() -> None:
+    assert skeleton("Nasrallah") == skeleton("Насралла") == "nsrr"

@@ -15,9 +15,9 @@ How a word becomes its skeleton:
    to the table under `scripts.script_of`'s name.
 2. Transliteration with anyascii, lower-cased, letters a-z only.
 3. Digraphs collapse (`DIGRAPHS`), letters that scripts and transliterations
-   confuse merge (`LETTERS`: b, p, f and v; c, h, k and q; s and z; l and r,
-   one sound in Japanese and Korean), vowels and the weak letters w and y
-   drop, doubled letters merge.
+   confuse merge (`LETTERS`: b, p, f and v; c, h, k and q; s and z), vowels
+   and the weak letters w and y drop, doubled letters merge; then l is
+   written r (one sound in Japanese and Korean).
 4. Cut at `KEY_LETTERS` (4): inflection and particles mostly fall off.
 
 Lossy by design: distinct names can collide. Changing a table changes stored
@@ -54,7 +54,7 @@ DIGRAPHS = (
 LETTERS = str.maketrans(
     {
         "q": "k", "c": "k", "x": "ks", "z": "s", "f": "b", "v": "b", "p": "b",
-        "h": "k", "l": "r", "w": None, "y": None,
+        "h": "k", "w": None, "y": None,
         "a": None, "e": None, "i": None, "o": None, "u": None,
     }
 )  # fmt: skip
@@ -156,7 +156,9 @@ def skeleton(word: str) -> str:
     text = _NON_LETTER.sub("", anyascii(lower).lower())
     for digraph, letter in DIGRAPHS:
         text = text.replace(digraph, letter)
-    return _REPEAT.sub(r"\1", text.translate(LETTERS))[:KEY_LETTERS]
+    # l becomes r after doubled letters merge: 'Nasrallah' keeps 'nsrr', as
+    # 'Насралла' does, where merging first would shorten both to 'nsr'.
+    return _REPEAT.sub(r"\1", text.translate(LETTERS)).replace("l", "r")[:KEY_LETTERS]
 
 
 # Articles written as a word of their own ("Al-Shuaibi", "el Sisi").
