@@ -72,8 +72,8 @@ from services.pipeline.matching.settings import FingerprintSettings
 from services.pipeline.normalize import Normalized
 from services.pipeline.tag import Tag
 
-# 3: one name skeleton for tags and matching (dzh/dj as j, h as k).
-DATA_VERSION = 3
+# 4: l and r as one letter; Greek, kana and Hangul repairs of the skeleton.
+DATA_VERSION = 4
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,48 @@ def test_a_person_key_is_the_skeletons_of_its_words() -> None:
 
 
 def test_every_script_repair_is_keyed_by_a_script_name() -> None:
-    samples = {"cyrillic": "Катаром", "hebrew": "דוד", "devanagari": "इंटरनेट"}
+    samples = {
+        "cyrillic": "Катаром",
+        "hebrew": "דוד",
+        "devanagari": "इंटरनेट",
+        "greek": "Μπους",
+        "kana": "トランプ",
+        "hangul": "잭슨",
+    }
     assert set(SCRIPT_REPAIRS) == set(samples)
     for script, word in samples.items():
         assert script_of(word) == script
+
+
+@pytest.mark.parametrize(
+    ("latin", "written"),
+    [
+        ("Bush", "Μπους"),
+        ("Dallas", "Ντάλας"),
+        ("Gallup", "Γκάλοπ"),
+        ("Jackson", "Τζάκσον"),
+        ("Lambros", "Λάμπρος"),
+        ("Trump", "Τραμπ"),
+        ("Trump", "トランプ"),
+        ("Thompson", "トンプソン"),
+        ("Clinton", "クリントン"),
+        ("Scotland", "スコットランド"),
+        ("Trump", "트럼프"),
+        ("Jackson", "잭슨"),
+        ("Clinton", "클린턴"),
+    ],
+)
+def test_greek_kana_and_hangul_names_meet_their_latin_spelling(latin: str, written: str) -> None:
+    assert skeleton(written) == skeleton(latin)
+
+
+def test_l_and_r_are_one_letter_of_the_key() -> None:
+    assert skeleton("Clinton") == skeleton("Crinton") == "krnt"
+
+
+def test_a_medial_greek_digraph_keeps_its_nasal() -> None:
+    assert skeleton("Λάμπρος") == skeleton("Lambros") != skeleton("Labros")
+
+
+def test_l_becomes_r_after_doubled_letters_merge() -> None:
+    assert skeleton("Nasrallah") == skeleton("Насралла") == "nsrr"

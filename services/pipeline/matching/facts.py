@@ -7,6 +7,7 @@ canonical form (`n:<value>`), with scale words applied (1,5 млн, 25亿,
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -27,9 +28,12 @@ _DOTTED_DATE = re.compile(r"\b(\d{1,2})([./])(\d{1,2})\2(\d{4})\b")
 # The year is optional: "11月6日", "10월 6일" name a day of the current year.
 _CJK_DATE = re.compile(r"(?:(\d{4})\s*[年년]\s*)?(\d{1,2})\s*[月월](?:\s*(\d{1,2})\s*[日일])?")
 _NUMBER_SPAN = re.compile(r"\d+(?:[,.'\u00a0\u202f\u2009 ]\d+)*")
-_TOKEN = re.compile(r"\d+|[^\W\d_]+")
-_UNSPACED_SCALE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
-_ARABIC = re.compile(r"[\u0600-\u06ff]")
+# A word keeps its combining vowel signs and points (Devanagari, Thai,
+# Hebrew, Arabic), which are no letters to the regular expression.
+_MARKS = "\u0300-\u036f\u0591-\u05c7\u064b-\u065f\u0900-\u0dff\u0e31-\u0e4e"
+_TOKEN = re.compile(rf"\d+|[^\W\d_](?:[^\W\d_]|[{_MARKS}])*")
+_UNSPACED_SCALE = re.compile(r"[\u0e00-\u0e7f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_PROCLITICS = frozenset("وبلف" + "בלהומ")
 
 
 def extract_facts(text: str, lexicon: Lexicon, evidence: Evidence, at: Position) -> None:
@@ -89,7 +93,8 @@ def _month_of(tokens: list[re.Match[str]], i: int, lexicon: Lexicon) -> tuple[in
         stem = word[:-cut]
         if len(stem) >= 4 and stem in lexicon.months:
             return lexicon.months[stem], 1
-    if _ARABIC.match(word) and len(word) > 3 and word[0] in "وبلف" and word[1:] in lexicon.months:
+    # A one-letter proclitic ('in', 'and', 'to') on an Arabic or Hebrew month.
+    if len(word) > 3 and word[0] in _PROCLITICS and word[1:] in lexicon.months:
         return lexicon.months[word[1:]], 1
     return 0, 0
 
@@ -148,6 +153,7 @@ def _near_number(
 def _extract_numbers(
     text: str, consumed: set[int], lexicon: Lexicon, evidence: Evidence, at: Position
 ) -> None:
+    text = _extract_compounds(text, lexicon, evidence, at)
     for match in _NUMBER_SPAN.finditer(text):
         if match.start() in consumed:
             continue
@@ -160,15 +166,69 @@ def _extract_numbers(
             two = " ".join(after[:2]).rstrip(".,;:")
             one = after[0].rstrip(".,;:")
             scale = lexicon.scales.get(two) or lexicon.scales.get(one) or 0
-        if not scale and _UNSPACED_SCALE.match(text, match.end()):
-            # Chinese, Japanese and Korean write the scale on the digits: 25亿.
-            rest = text[match.end() : match.end() + 2]
-            scale = lexicon.scales.get(rest) or lexicon.scales.get(rest[:1]) or 0
+        if not scale:
+            # Chinese, Japanese and Korean write the scale on the digits (25亿),
+            # Thai on the next word (250 ล้านดอลลาร์).
+            scale = _unspaced_scale(text[match.end() : match.end() + 8].lstrip(), lexicon)
         for value in values:
             if value >= 10 or value != value.to_integral_value():
                 evidence.add("n:" + _canonical(value), at(match.start()))
         if scale and len(values) == 1:
             evidence.add("n:" + _canonical(values[-1] * scale), at(match.start()))
+
+
+def _unspaced_scale(rest: str, lexicon: Lexicon) -> int:
+    if not _UNSPACED_SCALE.match(rest):
+        return 0
+    for word in _unspaced_words(frozenset(lexicon.scales)):
+        if rest.startswith(word):
+            return lexicon.scales[word]
+    return 0
+
+
+@functools.cache
+def _unspaced_words(scales: frozenset[str]) -> tuple[str, ...]:
+    """Return the scale words of scripts without spaces, longest first."""
+    return tuple(sorted((w for w in scales if _UNSPACED_SCALE.match(w)), key=len, reverse=True))
+
+
+def _compound_pattern(lexicon: Lexicon) -> re.Pattern[str]:
+    return _compile_compound(_unspaced_words(frozenset(lexicon.scales)))
+
+
+@functools.cache
+def _compile_compound(words: tuple[str, ...]) -> re.Pattern[str]:
+    part = rf"\d+(?:\.\d+)?\s?(?:{'|'.join(map(re.escape, words))})"
+    return re.compile(rf"(?:{part}\s?)+\d*")
+
+
+_COMPOUND_PART = re.compile(r"(\d+(?:\.\d+)?)\s?([^\d\s]+)")
+
+
+def _extract_compounds(text: str, lexicon: Lexicon, evidence: Evidence, at: Position) -> str:
+    """Add the numbers written in CJK parts (2億5000万, 1만 2500, 2억 5천만); blank them out.
+
+    A compound has falling scales and may end in a plain number below the
+    last scale; a single part (2.5亿) is left to the plain reading.
+    """
+    found = []
+    for match in _compound_pattern(lexicon).finditer(text):
+        parts = _COMPOUND_PART.findall(match.group())
+        tail = re.search(r"(\d+)$", match.group())
+        scales = [lexicon.scales.get(word, 0) for _, word in parts]
+        total = sum(
+            (Decimal(n) * scale for (n, _), scale in zip(parts, scales, strict=True)), Decimal(0)
+        )
+        rest = int(tail.group(1)) if tail else 0
+        if len(parts) + bool(rest) < 2 or 0 in scales or scales != sorted(scales, reverse=True):
+            continue
+        if rest >= scales[-1] or len(set(scales)) < len(scales):
+            continue
+        evidence.add("n:" + _canonical(total + rest), at(match.start()))
+        found.append(match)
+    for match in found:
+        text = text[: match.start()] + " " * len(match.group()) + text[match.end() :]
+    return text
 
 
 def _parse_number_span(span: str) -> list[Decimal]:

@@ -7,6 +7,9 @@ CYRILLIC = "cyrillic"
 ARABIC = "arabic"
 HEBREW = "hebrew"
 DEVANAGARI = "devanagari"
+GREEK = "greek"
+KANA = "kana"
+HANGUL = "hangul"
 OTHER = "other"
 
 # (first, last, script): code point ranges, checked in order.
@@ -17,6 +20,10 @@ _RANGES = (
     ("\u00c0", "\u024f", LATIN),
     ("\u0590", "\u05ff", HEBREW),
     ("\u0900", "\u097f", DEVANAGARI),
+    ("\u0370", "\u03ff", GREEK),
+    ("\u1f00", "\u1fff", GREEK),
+    ("\u3040", "\u30ff", KANA),
+    ("\uac00", "\ud7af", HANGUL),
 )
 
 

@@ -8,13 +8,16 @@ How a word becomes its skeleton:
 
 1. A repair for the word's script, from `SCRIPT_REPAIRS` (first character's
    script): Russian case endings that add a consonant, Hebrew vav (a vowel
-   letter), Devanagari anusvara (n before a consonant). To add a script (Han,
-   kana, Hangul, Greek, another Indic script or abjad), write one function
-   `str -> str` here and add it to the table under `scripts.script_of`'s name.
+   letter), Devanagari anusvara (n before a consonant), Greek digraphs for
+   b, d, g and j (μπ, ντ, γκ, τζ), the kana moraic n before a labial (m) and
+   small tsu, Hangul final ㄱ and ㄷ (k, t). To add a script (Han, another
+   Indic script or abjad), write one function `str -> str` here and add it
+   to the table under `scripts.script_of`'s name.
 2. Transliteration with anyascii, lower-cased, letters a-z only.
 3. Digraphs collapse (`DIGRAPHS`), letters that scripts and transliterations
    confuse merge (`LETTERS`: b, p, f and v; c, h, k and q; s and z), vowels
-   and the weak letters w and y drop, doubled letters merge.
+   and the weak letters w and y drop, doubled letters merge; then l is
+   written r (one sound in Japanese and Korean).
 4. Cut at `KEY_LETTERS` (4): inflection and particles mostly fall off.
 
 Lossy by design: distinct names can collide. Changing a table changes stored
@@ -31,7 +34,16 @@ from collections.abc import Callable
 from anyascii import anyascii
 
 from services.pipeline.text.fold import unmark
-from services.pipeline.text.scripts import ARABIC, CYRILLIC, DEVANAGARI, HEBREW, script_of
+from services.pipeline.text.scripts import (
+    ARABIC,
+    CYRILLIC,
+    DEVANAGARI,
+    GREEK,
+    HANGUL,
+    HEBREW,
+    KANA,
+    script_of,
+)
 
 KEY_LETTERS = 4
 
@@ -76,10 +88,56 @@ def _devanagari(word: str) -> str:
     return word.replace("\u0902", "\u0928")
 
 
+# Greek writes b, d and g of foreign names as digraphs (Μπους Bush,
+# Ντάλας Dallas, Γκέιτς Gates) and j as τζ (Τζόνσον Johnson); inside a
+# word μπ and ντ keep their nasal (Λάμπρος Lambros).
+_GREEK_INITIAL = (("μπ", "b"), ("ντ", "d"), ("γκ", "g"))
+_GREEK_ANYWHERE = (("τζ", "j"), ("γκ", "ng"), ("γγ", "ng"))
+
+
+def _greek(word: str) -> str:
+    for digraph, latin in _GREEK_INITIAL:
+        if word.startswith(digraph):
+            word = latin + word[len(digraph) :]
+    for digraph, latin in _GREEK_ANYWHERE:
+        word = word.replace(digraph, latin)
+    return word
+
+
+# Kana: the moraic n is an m before b, p and m (トランプ Trump); the small tsu
+# doubles the next consonant and is no letter of its own.
+_KANA_LABIAL_N = re.compile(
+    "[ンん](?=[バパビピブプベペボポマミムメモばぱびぴぶぷべぺぼぽまみむめも])"
+)
+_KANA_SMALL_TSU = re.compile("[ッっ]")
+
+
+def _kana(word: str) -> str:
+    return _KANA_SMALL_TSU.sub("", _KANA_LABIAL_N.sub("m", word))
+
+
+# Hangul: a syllable's final ㄱ or ㄷ is heard as k or t (잭슨 Jackson), which
+# anyascii writes g and d as it does for the initial consonant.
+_HANGUL_BASE = 0xAC00
+_HANGUL_FINALS = {1: "k", 7: "t"}
+
+
+def _hangul(word: str) -> str:
+    out = []
+    for char in word:
+        code = ord(char) - _HANGUL_BASE
+        final = _HANGUL_FINALS.get(code % 28) if 0 <= code < 11172 else None
+        out.append(char if final is None else chr(ord(char) - code % 28) + final)
+    return "".join(out)
+
+
 SCRIPT_REPAIRS: dict[str, Callable[[str], str]] = {
     CYRILLIC: _cyrillic,
     HEBREW: _hebrew,
     DEVANAGARI: _devanagari,
+    GREEK: _greek,
+    KANA: _kana,
+    HANGUL: _hangul,
 }
 
 
@@ -98,7 +156,9 @@ def skeleton(word: str) -> str:
     text = _NON_LETTER.sub("", anyascii(lower).lower())
     for digraph, letter in DIGRAPHS:
         text = text.replace(digraph, letter)
-    return _REPEAT.sub(r"\1", text.translate(LETTERS))[:KEY_LETTERS]
+    # l becomes r after doubled letters merge: 'Nasrallah' keeps 'nsrr', as
+    # 'Насралла' does, where merging first would shorten both to 'nsr'.
+    return _REPEAT.sub(r"\1", text.translate(LETTERS)).replace("l", "r")[:KEY_LETTERS]
 
 
 # Articles written as a word of their own ("Al-Shuaibi", "el Sisi").
@@ -112,7 +172,7 @@ def name_key(name: str) -> str:
     Words are split at spaces and hyphens; the Arabic article ال and Latin
     articles ("al", "el") are dropped; each word gives `skeleton(word)`,
     joined by "-". "Kairat Lama Sharif" and "خيرات لاما شريف" both give
-    "krt-lm-srb".
+    "krt-rm-srb".
     """
     keys = []
     for raw in _NAME_SEPARATOR.split(name.strip()):
