@@ -171,10 +171,10 @@ def measure(payloads: list[dict[str, Any]], single: int, pool: Any, cores: int) 
     """Measure documents/s on one core (first `single` payloads) and on the pool."""
     warm()
     one = process_all(payloads[:single])
-    total, decisions = on_pool(payloads, pool, cores)
+    total, decisions, cpu_ms = on_pool(payloads, pool, cores)
     return {
         "per_core_docs_per_s": one.documents / one.elapsed,
-        "cpu_ms_per_doc": 1000 * one.cpu_seconds / one.documents,
+        "cpu_ms_per_doc": cpu_ms,
         "total_docs_per_s": total,
         "processes": cores,
         "documents_single": one.documents,
@@ -184,8 +184,10 @@ def measure(payloads: list[dict[str, Any]], single: int, pool: Any, cores: int) 
     }
 
 
-def on_pool(payloads: list[dict[str, Any]], pool: Any, cores: int) -> tuple[float, Counter[str]]:
-    """Return the pool's wall-clock documents/s over the payloads, and its decisions.
+def on_pool(
+    payloads: list[dict[str, Any]], pool: Any, cores: int
+) -> tuple[float, Counter[str], float]:
+    """Return the pool's wall-clock documents/s over the payloads, its decisions and CPU ms/doc.
 
     The pool gets contiguous slices, so each worker's index holds the
     stories its repeats refer to.
@@ -197,4 +199,6 @@ def on_pool(payloads: list[dict[str, Any]], pool: Any, cores: int) -> tuple[floa
     decisions: Counter[str] = Counter()
     for run in runs:
         decisions.update(run.decisions)
-    return sum(run.documents for run in runs) / wall, decisions
+    documents = sum(run.documents for run in runs)
+    cpu_ms = 1000 * sum(run.cpu_seconds for run in runs) / documents
+    return documents / wall, decisions, cpu_ms

@@ -113,7 +113,10 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         ("end to end, docs/s (all, incl. ramp)", _number(e2e["docs_per_s"])),
         ("end to end / limit", _number(e2e["ratio_to_limit"])),
-        ("limit, CPU ms per document (in-process, one core)", _number(limit["cpu_ms_per_doc"])),
+        (
+            f"limit, CPU ms per document (in-process, on {limit['processes']} processes)",
+            _number(limit["cpu_ms_per_doc"]),
+        ),
         (
             "end to end, CPU ms per document: " + " / ".join(e2e["cpu_seconds"]),
             " / ".join(
