@@ -86,7 +86,8 @@ def accept(
     row = _new_row(fields, idempotency_key)
     # One statement for a new document (most requests); a repeat is looked up
     # only after the constraints turned it away.
-    if session.execute(_insert_unless_stored(session), row).rowcount == 1:
+    inserted = session.execute(_insert_unless_stored(session), row)
+    if inserted.rowcount == 1:  # type: ignore[attr-defined]
         return Accepted(row["id"], QUEUED, created=True)
     existing = _find_existing(session, fields, idempotency_key)
     if existing is None:
