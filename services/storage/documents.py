@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Insert, Update, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Update, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from services.storage.models import (
     FAILED,
@@ -86,8 +87,7 @@ def accept(
     row = _new_row(fields, idempotency_key)
     # One statement for a new document (most requests); a repeat is looked up
     # only after the constraints turned it away.
-    inserted = session.execute(_insert_unless_stored(session), row)
-    if inserted.rowcount == 1:  # type: ignore[attr-defined]
+    if session.scalar(_insert_unless_stored(session), row) is not None:
         return Accepted(row["id"], QUEUED, created=True)
     existing = _find_existing(session, fields, idempotency_key)
     if existing is None:
@@ -95,11 +95,12 @@ def accept(
     return Accepted(existing.id, existing.status, created=False)
 
 
-def _insert_unless_stored(session: Session) -> Insert:
+def _insert_unless_stored(session: Session) -> ReturningInsert[tuple[str]]:
+    # Returns the new id, or no row when a unique constraint turned it away.
     documents = table(Document)
     if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(documents).on_conflict_do_nothing()
-    return sqlite.insert(documents).on_conflict_do_nothing()
+        return postgresql.insert(documents).on_conflict_do_nothing().returning(documents.c.id)
+    return sqlite.insert(documents).on_conflict_do_nothing().returning(documents.c.id)
 
 
 def accept_many(session: Session, items: Sequence[dict[str, Any]]) -> list[Accepted]:
