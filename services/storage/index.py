@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, TextClause, func, insert, or_, select, text
+from sqlalchemy import Row, TextClause, bindparam, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from services.pipeline.dedup import Candidate
@@ -221,10 +221,26 @@ def add(session: Session, recorded: Sequence[Candidate]) -> None:
     # One time for the documents recorded together: a document's postings
     # sort together under each key.
     added_at = utcnow()
-    keys = [
-        {"key": key, "document_id": c.document_id, "added_at": added_at}
-        for c in recorded
-        for key in sorted(set(c.fingerprint.keys))
-    ]
-    if keys:
-        session.execute(insert(table(MatchKey)), keys)
+    pairs = [(key, c.document_id) for c in recorded for key in sorted(set(c.fingerprint.keys))]
+    if not pairs:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement for all the postings: psycopg sends an executemany's
+        # rows one by one, some 120 a document (docs/performance.md).
+        keys = [key for key, _ in pairs]
+        ids = [document_id for _, document_id in pairs]
+        session.execute(_postings_from_arrays(), {"keys": keys, "ids": ids, "added_at": added_at})
+        return
+    session.execute(
+        insert(table(MatchKey)),
+        [{"key": key, "document_id": i, "added_at": added_at} for key, i in pairs],
+    )
+
+
+@functools.cache
+def _postings_from_arrays() -> TextClause:
+    return text(
+        'INSERT INTO match_keys ("key", document_id, added_at)'
+        " SELECT k, d, :added_at FROM unnest(CAST(:keys AS text[]), CAST(:ids AS text[]))"
+        " AS postings(k, d)"
+    ).bindparams(bindparam("added_at", type_=table(MatchKey).c.added_at.type))
