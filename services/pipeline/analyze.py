@@ -47,7 +47,7 @@ def analyze(raw: RawDocument, clock: Callable[[], float] = time.perf_counter) ->
 
 
 def warm() -> None:
-    """Load the rules, the language model, the gazetteers and the HTML reader now.
+    """Load the rules, the language model and the gazetteers now, not on the first document.
 
     Each is cached per process and slow to load; loaded before a prefork
     pool starts, the pool's processes share them. Then everything loaded so
@@ -55,11 +55,5 @@ def warm() -> None:
     long as the process, and every full collection walked it again, several
     times per 1,000 documents (figures: docs/performance.md).
     """
-    text = "Warm-up. The lexicons load on first use.\n\nA second line."
-    analyze(RawDocument(content=text))
-    # The HTML reader's libraries load on the first page otherwise, in each
-    # pool process (docs/performance.md).
-    analyze(
-        RawDocument(content=f"<html><body><p>{text}</p></body></html>", content_type="text/html")
-    )
+    analyze(RawDocument(content="Warm-up. The lexicons load on first use.\n\nA second line."))
     gc.freeze()
