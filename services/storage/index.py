@@ -160,6 +160,14 @@ def _most_shared(
     # Each document with the number of keys it shares, most first.
     if not keys:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        # One small statement with the keys as an array: PostgreSQL planned
+        # the UNION of one branch a key (below) anew on every execution, at
+        # several times the cost of running it (docs/performance.md).
+        found = session.execute(
+            _most_shared_lateral(limit), {"keys": keys, "exclude_id": exclude_id}
+        )
+        return [(row.document_id, row.shared) for row in found]
     # Padded to a multiple of KEY_BUCKET with a key no document carries, so a
     # process builds and the database prepares a handful of statements, not
     # one per number of keys: compiling one is slow (docs/performance.md).
@@ -185,6 +193,20 @@ def _most_shared_query(count: int, limit: int) -> TextClause:
     )
     return text(
         f"SELECT document_id, count(*) AS shared FROM ({branches}) AS postings"
+        " WHERE document_id != :exclude_id"
+        f" GROUP BY document_id ORDER BY shared DESC, document_id LIMIT {limit}"
+    )
+
+
+@functools.cache
+def _most_shared_lateral(limit: int) -> TextClause:
+    # The same postings and order as `_most_shared_query`, on PostgreSQL.
+    return text(
+        "SELECT document_id, count(*) AS shared"
+        ' FROM unnest(CAST(:keys AS text[])) AS wanted("key")'
+        " CROSS JOIN LATERAL (SELECT document_id FROM match_keys"
+        ' WHERE match_keys."key" = wanted."key"'
+        f" ORDER BY added_at DESC LIMIT {POSTINGS_PER_KEY}) AS postings"
         " WHERE document_id != :exclude_id"
         f" GROUP BY document_id ORDER BY shared DESC, document_id LIMIT {limit}"
     )
