@@ -306,6 +306,7 @@ def _targets(
     top_reached = last["size"] >= report.TOP_SIZE
     values: dict[str, float | None] = {
         "e2e_ratio": results["end_to_end"]["ratio_to_limit"],
+        "worker_overhead": _worker_overhead(results),
         "intake_batch": results["intake"]["batch"]["docs_per_s"],
         "latency_p95": results["latency"]["p95_ms"],
         "dedup_growth": last["dedup_ms_median"] / first["dedup_ms_median"],
@@ -340,6 +341,13 @@ def _targets(
         if target["key"] in unjudged:
             target["pass"] = None
     return judged
+
+
+def _worker_overhead(results: dict[str, Any]) -> float:
+    """Return the worker's CPU per document less the in-process limit's."""
+    e2e = results["end_to_end"]
+    worker = 1000 * e2e["cpu_seconds"]["worker"] / e2e["documents"]
+    return worker - results["limit"]["cpu_ms_per_doc"]
 
 
 def _clean(value: Any) -> Any:

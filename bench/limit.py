@@ -74,6 +74,7 @@ class Run:
     documents: int = 0
     started: float = 0.0
     finished: float = 0.0
+    cpu_seconds: float = 0.0
     seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     decisions: Counter[str] = field(default_factory=Counter)
 
@@ -95,6 +96,7 @@ def process_all(payloads: list[dict[str, Any]]) -> Run:
     stored_ids: list[str] = []
     stored_vectors: list[np.ndarray] = []
     run = Run(started=time.time())
+    cpu_started = time.process_time()
     for start in range(0, len(payloads), BATCH):
         analyses = [analyze(raw_document(p)) for p in payloads[start : start + BATCH]]
         vectors: list[np.ndarray | None] = [None] * len(analyses)
@@ -146,6 +148,7 @@ def process_all(payloads: list[dict[str, Any]]) -> Run:
             run.decisions[match.relation if match else NEW_STORY] += 1
             run.documents += 1
     run.finished = time.time()
+    run.cpu_seconds = time.process_time() - cpu_started
     return run
 
 
@@ -168,9 +171,10 @@ def measure(payloads: list[dict[str, Any]], single: int, pool: Any, cores: int) 
     """Measure documents/s on one core (first `single` payloads) and on the pool."""
     warm()
     one = process_all(payloads[:single])
-    total, decisions = on_pool(payloads, pool, cores)
+    total, decisions, cpu_ms = on_pool(payloads, pool, cores)
     return {
         "per_core_docs_per_s": one.documents / one.elapsed,
+        "cpu_ms_per_doc": cpu_ms,
         "total_docs_per_s": total,
         "processes": cores,
         "documents_single": one.documents,
@@ -180,8 +184,10 @@ def measure(payloads: list[dict[str, Any]], single: int, pool: Any, cores: int) 
     }
 
 
-def on_pool(payloads: list[dict[str, Any]], pool: Any, cores: int) -> tuple[float, Counter[str]]:
-    """Return the pool's wall-clock documents/s over the payloads, and its decisions.
+def on_pool(
+    payloads: list[dict[str, Any]], pool: Any, cores: int
+) -> tuple[float, Counter[str], float]:
+    """Return the pool's wall-clock documents/s over the payloads, its decisions and CPU ms/doc.
 
     The pool gets contiguous slices, so each worker's index holds the
     stories its repeats refer to.
@@ -193,4 +199,6 @@ def on_pool(payloads: list[dict[str, Any]], pool: Any, cores: int) -> tuple[floa
     decisions: Counter[str] = Counter()
     for run in runs:
         decisions.update(run.decisions)
-    return sum(run.documents for run in runs) / wall, decisions
+    documents = sum(run.documents for run in runs)
+    cpu_ms = 1000 * sum(run.cpu_seconds for run in runs) / documents
+    return documents / wall, decisions, cpu_ms

@@ -27,6 +27,7 @@ class Target:
 
 TARGETS = {
     "e2e_ratio": Target("end to end / in-process limit", "", ">= 0.60", lambda v: v >= 0.60),
+    "worker_overhead": Target("worker's own CPU per document", "ms", "<= 3", lambda v: v <= 3),
     "intake_batch": Target("intake, batches of 500", "docs/s", ">= 1000", lambda v: v >= 1000),
     "latency_p95": Target("p95 POST->feed at half load", "ms", "< 1000", lambda v: v < 1000),
     "dedup_growth": Target("dedup ms/doc, top/bottom size", "x", "<= 1.5", lambda v: v <= 1.5),
@@ -112,6 +113,10 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         ("end to end, docs/s (all, incl. ramp)", _number(e2e["docs_per_s"])),
         ("end to end / limit", _number(e2e["ratio_to_limit"])),
+        (
+            f"limit, CPU ms per document (in-process, on {limit['processes']} processes)",
+            _number(limit["cpu_ms_per_doc"]),
+        ),
         (
             "end to end, CPU ms per document: " + " / ".join(e2e["cpu_seconds"]),
             " / ".join(

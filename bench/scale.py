@@ -4,10 +4,13 @@
 rows stored by `documents.accept`. `fill` reaches large sizes fast: worker
 processes run `analyze`, and the results are bulk-inserted as processed
 documents, each opening its own story (no `decide`), with their match keys,
-tags, fact counts and feed entries, and a random unit vector each (the cost
-of the vector search does not depend on what the vectors hold; embedding
-100,000 documents would take over an hour). The feed page is read through the Flask app in this
-process (the real view and database, no socket).
+tags, fact counts and feed entries. With embeddings on, the originals of
+the stories that the next `REPEAT_WINDOW` documents repeat get their real
+vectors, so a repeat's vector search meets its story as the service would;
+the others get a random unit vector each (the cost of the search does not
+depend on what the vectors hold, and embedding 100,000 documents would take
+over an hour). The feed page is read through the Flask app in this process
+(the real view and database, no socket).
 """
 
 from __future__ import annotations
@@ -21,14 +24,14 @@ import numpy as np
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from bench.corpus import ORIGINAL, article
+from bench.corpus import ORIGINAL, REPEAT_WINDOW, article
 from bench.stats import median, percentile
 from services import processing
 from services.api.feed import encode_cursor
 from services.app import create_app
 from services.config import Config
 from services.pipeline.analyze import analyze
-from services.pipeline.embedding import load_embedder
+from services.pipeline.embedding import embedding_text, load_embedder
 from services.pipeline.specificity import fact_keys
 from services.storage import documents, facts, vectors
 from services.storage.db import make_engine, make_sessionmaker
@@ -74,9 +77,19 @@ def process_queued(
     return seconds
 
 
-def _rows(task: tuple[int, int, int]) -> list[dict[str, Any]]:
-    """Analyze documents `start`..`start + count - 1` of the feed into insertable rows."""
-    seed, start, count = task
+@dataclass(frozen=True)
+class _Task:
+    """Documents `start`..`start + count - 1` of the feed; `embedded`: those to embed."""
+
+    seed: int
+    start: int
+    count: int
+    embedded: frozenset[int]
+
+
+def _rows(task: _Task) -> list[dict[str, Any]]:
+    """Analyze the task's documents into insertable rows; embed those it names."""
+    seed, start, count = task.seed, task.start, task.count
     rows = []
     for index in range(start, start + count):
         payload = article(seed, index).payload
@@ -97,6 +110,12 @@ def _rows(task: tuple[int, int, int]) -> list[dict[str, Any]]:
                 "keys": sorted(set(result.fingerprint.keys)),
             }
         )
+    embedder = load_embedder(Config.from_env().embeddings)
+    embedded = [row for index, row in enumerate(rows, start) if index in task.embedded]
+    if embedder is not None and embedded:
+        texts = [embedding_text(row["title"], row["text"]) for row in embedded]
+        for row, vector in zip(embedded, embedder.embed(texts), strict=True):
+            row["vector"] = vector
     return rows
 
 
@@ -120,7 +139,7 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
                 "raw": payload,
                 "deliveries": 1,
                 "story_id": story_id,
-                **{k: row[k] for k in row if k not in ("payload", "keys", "fingerprint")},
+                **{k: row[k] for k in row if k not in ("payload", "keys", "fingerprint", "vector")},
             }
         )
         signatures.append(
@@ -162,16 +181,35 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
         noise = rng.standard_normal((len(docs), VECTOR_DIMENSIONS)).astype(np.float32)
         noise /= np.linalg.norm(noise, axis=1, keepdims=True)
         vectors.add(
-            session, embedder.name, {d["id"]: row for d, row in zip(docs, noise, strict=True)}
+            session,
+            embedder.name,
+            {
+                d["id"]: row.get("vector", random)
+                for d, row, random in zip(docs, rows, noise, strict=True)
+            },
         )
     facts.count(
         session, [fact_keys(row["fingerprint"].get("ev") or {}) for row in rows], now.date()
     )
 
 
-def _tasks(seed: int, start: int, count: int) -> Iterator[tuple[int, int, int]]:
+def repeated_stories(seed: int, end: int) -> frozenset[int]:
+    """Return the stories (their originals' indexes) that documents `end`.. may repeat.
+
+    A repeat's story is at most `REPEAT_WINDOW` documents before it, so the
+    `REPEAT_WINDOW` documents from `end` are the only ones that can repeat a
+    story whose original comes before `end`.
+    """
+    found = (article(seed, index) for index in range(end, end + REPEAT_WINDOW))
+    return frozenset(a.story for a in found if a.kind != ORIGINAL and a.story < end)
+
+
+def _tasks(seed: int, start: int, count: int) -> Iterator[_Task]:
+    embedded = repeated_stories(seed, start + count)
     for offset in range(0, count, FILL_CHUNK):
-        yield seed, start + offset, min(FILL_CHUNK, count - offset)
+        first, size = start + offset, min(FILL_CHUNK, count - offset)
+        chunk = frozenset(i for i in embedded if first <= i < first + size)
+        yield _Task(seed, first, size, chunk)
 
 
 def fill(factory: sessionmaker[Session], seed: int, start: int, count: int, pool: Any) -> float:

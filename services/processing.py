@@ -151,9 +151,14 @@ def process(
             item.lookup = index.find_candidates(
                 session, item.analysis.fingerprint, exclude_id=item.document_id
             )
-            item.frequencies = facts.frequencies(
-                session, fact_keys(item.analysis.fingerprint.data.get("ev") or {}), today
-            )
+        # One read for the batch; each document gets its own copy (it caches weights).
+        counted = facts.frequencies(
+            session,
+            [key for item in articles for key in _fact_keys(item.analysis.fingerprint)],
+            today,
+        )
+        for item in articles:
+            item.frequencies = Frequencies(counted.counts, counted.total)
         if embedder is not None:
             _add_neighbours(session, embedder.name, articles)
     for item in articles:
@@ -326,7 +331,7 @@ def _record_all(
             embedder.name,
             {c.document_id: c.vector for c in batch if c.vector is not None},
         )
-    facts.count(session, [fact_keys(c.fingerprint.data.get("ev") or {}) for c in batch], today)
+    facts.count(session, [_fact_keys(c.fingerprint) for c in batch], today)
     documents.add_tags(session, {item.document_id: item.tags for item in recorded})
     feed.append(session, entries)
     # The transaction's own statements (locks, checks, the feed) are shared
@@ -368,6 +373,10 @@ def _weigh_late(
     # (On PostgreSQL the lookup's statements may each see a later state.)
     weighed = {candidate.document_id for candidate in item.lookup.candidates}
     item.assessments += _assess(item, [c for c in late if c.document_id not in weighed])
+
+
+def _fact_keys(fingerprint: Fingerprint) -> list[str]:
+    return fact_keys(fingerprint.data.get("ev") or {})
 
 
 def _would_be_found(stored: Fingerprint, new: Fingerprint, least_shared: int) -> bool:

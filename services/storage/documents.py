@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Update, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from services.storage.models import (
     FAILED,
@@ -82,19 +84,23 @@ def accept(
     Safe against a concurrent identical request: the unique constraints decide,
     and the loser returns the winner's row. Caller commits.
     """
-    existing = _find_existing(session, fields, idempotency_key)
-    if existing is not None:
-        return Accepted(existing.id, existing.status, created=False)
     row = _new_row(fields, idempotency_key)
-    try:
-        with session.begin_nested():
-            session.execute(insert(Document), row)
-    except IntegrityError:
-        existing = _find_existing(session, fields, idempotency_key)
-        if existing is None:
-            raise
-        return Accepted(existing.id, existing.status, created=False)
-    return Accepted(row["id"], QUEUED, created=True)
+    # One statement for a new document (most requests); a repeat is looked up
+    # only after the constraints turned it away.
+    if session.scalar(_insert_unless_stored(session), row) is not None:
+        return Accepted(row["id"], QUEUED, created=True)
+    existing = _find_existing(session, fields, idempotency_key)
+    if existing is None:
+        raise LookupError("a document conflicted with no stored one")
+    return Accepted(existing.id, existing.status, created=False)
+
+
+def _insert_unless_stored(session: Session) -> ReturningInsert[tuple[str]]:
+    # Returns the new id, or no row when a unique constraint turned it away.
+    documents = table(Document)
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(documents).on_conflict_do_nothing().returning(documents.c.id)
+    return sqlite.insert(documents).on_conflict_do_nothing().returning(documents.c.id)
 
 
 def accept_many(session: Session, items: Sequence[dict[str, Any]]) -> list[Accepted]:

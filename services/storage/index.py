@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, TextClause, func, insert, or_, select, text
+from sqlalchemy import Row, TextClause, bindparam, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from services.pipeline.dedup import Candidate
@@ -160,6 +160,14 @@ def _most_shared(
     # Each document with the number of keys it shares, most first.
     if not keys:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        # One small statement with the keys as an array: PostgreSQL planned
+        # the UNION of one branch a key (below) anew on every execution, at
+        # several times the cost of running it (docs/performance.md).
+        found = session.execute(
+            _most_shared_lateral(limit), {"keys": keys, "exclude_id": exclude_id}
+        )
+        return [(row.document_id, row.shared) for row in found]
     # Padded to a multiple of KEY_BUCKET with a key no document carries, so a
     # process builds and the database prepares a handful of statements, not
     # one per number of keys: compiling one is slow (docs/performance.md).
@@ -185,6 +193,20 @@ def _most_shared_query(count: int, limit: int) -> TextClause:
     )
     return text(
         f"SELECT document_id, count(*) AS shared FROM ({branches}) AS postings"
+        " WHERE document_id != :exclude_id"
+        f" GROUP BY document_id ORDER BY shared DESC, document_id LIMIT {limit}"
+    )
+
+
+@functools.cache
+def _most_shared_lateral(limit: int) -> TextClause:
+    # The same postings and order as `_most_shared_query`, on PostgreSQL.
+    return text(
+        "SELECT document_id, count(*) AS shared"
+        ' FROM unnest(CAST(:keys AS text[])) AS wanted("key")'
+        " CROSS JOIN LATERAL (SELECT document_id FROM match_keys"
+        ' WHERE match_keys."key" = wanted."key"'
+        f" ORDER BY added_at DESC LIMIT {POSTINGS_PER_KEY}) AS postings"
         " WHERE document_id != :exclude_id"
         f" GROUP BY document_id ORDER BY shared DESC, document_id LIMIT {limit}"
     )
@@ -221,10 +243,26 @@ def add(session: Session, recorded: Sequence[Candidate]) -> None:
     # One time for the documents recorded together: a document's postings
     # sort together under each key.
     added_at = utcnow()
-    keys = [
-        {"key": key, "document_id": c.document_id, "added_at": added_at}
-        for c in recorded
-        for key in sorted(set(c.fingerprint.keys))
-    ]
-    if keys:
-        session.execute(insert(table(MatchKey)), keys)
+    pairs = [(key, c.document_id) for c in recorded for key in sorted(set(c.fingerprint.keys))]
+    if not pairs:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement for all the postings: psycopg sends an executemany's
+        # rows one by one, some 120 a document (docs/performance.md).
+        keys = [key for key, _ in pairs]
+        ids = [document_id for _, document_id in pairs]
+        session.execute(_postings_from_arrays(), {"keys": keys, "ids": ids, "added_at": added_at})
+        return
+    session.execute(
+        insert(table(MatchKey)),
+        [{"key": key, "document_id": i, "added_at": added_at} for key, i in pairs],
+    )
+
+
+@functools.cache
+def _postings_from_arrays() -> TextClause:
+    return text(
+        'INSERT INTO match_keys ("key", document_id, added_at)'
+        " SELECT k, d, :added_at FROM unnest(CAST(:keys AS text[]), CAST(:ids AS text[]))"
+        " AS postings(k, d)"
+    ).bindparams(bindparam("added_at", type_=table(MatchKey).c.added_at.type))
