@@ -301,16 +301,20 @@ def _targets(
 ) -> list[dict[str, Any]]:
     points = results["scale"]
     worker = results["memory"].get("worker", {})
-    rss = [worker.get("main_mb") or 0.0, *(c["mb"] for c in worker.get("children_mb", []))]
+    api = results["memory"].get("api", {})
     first, last = points[0], points[-1]
     top_reached = last["size"] >= report.TOP_SIZE
     values: dict[str, float | None] = {
         "e2e_ratio": results["end_to_end"]["ratio_to_limit"],
         "worker_overhead": _worker_overhead(results),
+        "limit_per_core": results["limit"]["per_core_docs_per_s"],
+        "embed": median([s * 1000 for s in stage_seconds.get(limit.EMBED, [])]),
         "intake_batch": results["intake"]["batch"]["docs_per_s"],
+        "intake_single": results["intake"]["single"]["docs_per_s"],
         "latency_p95": results["latency"]["p95_ms"],
         "dedup_growth": last["dedup_ms_median"] / first["dedup_ms_median"],
-        "worker_rss": max(rss),
+        "worker_rss": _largest(worker),
+        "api_rss": _largest(api),
         "normalize_language": _per_5kb(stage_seconds, payloads),
         "tag": median([s * 1000 for s in stage_seconds["tag"]]),
         "dedup_top": last["dedup_ms_median"],
@@ -341,6 +345,11 @@ def _targets(
         if target["key"] in unjudged:
             target["pass"] = None
     return judged
+
+
+def _largest(entry: dict[str, Any]) -> float:
+    """Return the largest RSS in MB among a service's main process and children."""
+    return max([entry.get("main_mb") or 0.0, *(c["mb"] for c in entry.get("children_mb", []))])
 
 
 def _worker_overhead(results: dict[str, Any]) -> float:
