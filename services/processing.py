@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.pipeline import fingerprint as fingerprinting
 from services.pipeline.analyze import Analysis, analyze
 from services.pipeline.dedup import (
     TRANSLATION,
@@ -459,10 +460,12 @@ def _keep_first_arrival_canonical(
 
 
 def retag(factory: sessionmaker[Session], document_id: str) -> bool:
-    """Tag a processed document again with the current taxonomy and gazetteers.
+    """Tag and fingerprint a processed document again with the current tables.
 
     Reads the stored normalized text, never the raw input, and changes only
-    the tags. Idempotent. Returns False when the document is not processed.
+    the tags, the match keys and the fingerprint (after a taxonomy, gazetteer
+    or `fingerprint.DATA_VERSION` change); the document keeps its story.
+    Idempotent. Returns False when the document is not processed.
     """
     with session_scope(factory) as session:
         document = session.get(Document, document_id, with_for_update=True)
@@ -477,6 +480,8 @@ def retag(factory: sessionmaker[Session], document_id: str) -> bool:
             source=document.source,
             matching_text=matching_form(text),
         )
-        tags = tag(normalized, document.language or "und")
+        language = document.language or "und"
+        tags = tag(normalized, language)
         documents.replace_tags(session, document, [t.to_json() for t in tags])
+        index.rekey(session, document_id, fingerprinting.fingerprint(normalized, language, tags))
     return True

@@ -6,9 +6,10 @@ import functools
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, TextClause, bindparam, func, insert, or_, select, text
+from sqlalchemy import Row, TextClause, bindparam, delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from services.pipeline.dedup import Candidate
@@ -84,7 +85,9 @@ def read_candidates(session: Session, ids: Sequence[str]) -> list[Candidate]:
 class _Recent:
     """The candidates this process read most recently, by document id.
 
-    A signature never changes once written, and a new document's candidates
+    A signature changes only when `rekey` rewrites it for a new data
+    version (a copy cached elsewhere is then at worst as old as the stored
+    one was), and a new document's candidates
     are mostly recent documents that earlier lookups read already: reading
     and decoding some fifty rows was a third of a lookup. Bounded: a decoded
     fingerprint takes about 15 KB.
@@ -99,6 +102,9 @@ class _Recent:
         if found is not None:
             self._items.move_to_end(document_id)
         return found
+
+    def forget(self, document_id: str) -> None:
+        self._items.pop(document_id, None)
 
     def put(self, candidate: Candidate) -> None:
         self._items[candidate.document_id] = candidate
@@ -242,8 +248,39 @@ def add(session: Session, recorded: Sequence[Candidate]) -> None:
     )
     # One time for the documents recorded together: a document's postings
     # sort together under each key.
-    added_at = utcnow()
     pairs = [(key, c.document_id) for c in recorded for key in sorted(set(c.fingerprint.keys))]
+    _add_postings(session, pairs, utcnow())
+
+
+def rekey(session: Session, document_id: str, fingerprint: Fingerprint) -> bool:
+    """Replace an indexed document's fingerprint and keys; its postings keep their time.
+
+    For documents fingerprinted with another `fingerprint.DATA_VERSION`.
+    Returns False when the document is not indexed. Caller commits.
+    """
+    row = session.get(Signature, document_id)
+    if row is None:
+        return False
+    added_at = session.scalar(
+        select(func.min(MatchKey.added_at)).where(MatchKey.document_id == document_id)
+    )
+    session.execute(delete(MatchKey).where(MatchKey.document_id == document_id))
+    row.content_hash = fingerprint.content_hash
+    row.fingerprint = fingerprint.data
+    pairs = [(key, document_id) for key in sorted(set(fingerprint.keys))]
+    _add_postings(session, pairs, added_at or utcnow())
+    _recent.forget(document_id)
+    return True
+
+
+def outdated(session: Session, version: int) -> list[str]:
+    """Return ids of indexed documents fingerprinted with another data version."""
+    stored = Signature.fingerprint["v"].as_integer()
+    query = select(Signature.document_id).where(or_(stored.is_(None), stored != version))
+    return list(session.scalars(query.order_by(Signature.document_id)))
+
+
+def _add_postings(session: Session, pairs: list[tuple[str, str]], added_at: datetime) -> None:
     if not pairs:
         return
     if session.get_bind().dialect.name == "postgresql":

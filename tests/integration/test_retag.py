@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.config import Config
+from services.pipeline.fingerprint import DATA_VERSION
 from services.pipeline.tag import TAXONOMY_VERSION
 from services.retag import queue_retagging
-from services.storage.models import Document, DocumentTag, FeedEntry
+from services.storage.models import Document, DocumentTag, FeedEntry, MatchKey, Signature
 from tests.helpers import wait_for
 
 
@@ -55,4 +56,44 @@ def test_outdated_tags_are_replaced_without_touching_the_rest(
         assert "country:KZ" in indexed
         entries = session.scalar(select(func.count()).select_from(FeedEntry))
         assert entries == 1
+    assert queue_retagging(config) == 0
+
+
+def test_keys_of_an_older_data_version_are_recomputed_in_place(
+    client: FlaskClient,
+    worker: object,
+    config: Config,
+    sessions: sessionmaker[Session],
+    seeds_dir: Path,
+) -> None:
+    content = (seeds_dir / "000_a893fa683b4c574b.txt").read_text()
+    document_id = client.post("/v1/documents", json={"content": content}).json["id"]
+    wait_for(lambda: client.get(f"/v1/documents/{document_id}").json["status"] == "processed")
+
+    def keys() -> set[str]:
+        with sessions() as session:
+            query = select(MatchKey.key).where(MatchKey.document_id == document_id)
+            return set(session.scalars(query))
+
+    current, story_id = keys(), client.get(f"/v1/documents/{document_id}").json["story_id"]
+    with sessions.begin() as session:
+        signature = session.get(Signature, document_id)
+        assert signature is not None
+        signature.fingerprint = {**signature.fingerprint, "v": DATA_VERSION - 1}
+        posted = session.scalar(
+            select(func.min(MatchKey.added_at)).where(MatchKey.document_id == document_id)
+        )
+        session.execute(delete(MatchKey).where(MatchKey.document_id == document_id))
+        session.add(MatchKey(key="s:old", document_id=document_id, added_at=posted))
+
+    assert queue_retagging(config) == 1
+    wait_for(lambda: keys() == current)
+    with sessions() as session:
+        signature = session.get(Signature, document_id)
+        assert signature is not None and signature.fingerprint["v"] == DATA_VERSION
+        times = set(
+            session.scalars(select(MatchKey.added_at).where(MatchKey.document_id == document_id))
+        )
+        assert times == {posted}
+    assert client.get(f"/v1/documents/{document_id}").json["story_id"] == story_id
     assert queue_retagging(config) == 0
