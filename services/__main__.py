@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start broker, API, worker and Flower in the foreground")
     commands.add_parser("migrate", help="apply the database migrations")
-    retag = commands.add_parser("retag", help="queue stored documents for tagging and fingerprinting again")
+    retag = commands.add_parser("retag", help="queue stored documents to be tagged and keyed again")
     retag.add_argument("--all", action="store_true", help="every document, not only outdated ones")
     from services.feeds import export
 
