@@ -6,8 +6,9 @@ arrival order, with an in-memory index that mimics the storage lookup:
 candidates share the content hash or a key; each key's postings are capped
 to the most recent `POSTINGS_PER_KEY` documents, as the storage's are; the
 `CANDIDATE_CAP` candidates sharing most keys are scored, plus the
-`NEIGHBOURS` nearest vectors. Fact document frequencies are counted as the
-documents arrive, as the storage counts them.
+`NEIGHBOURS` nearest vectors in the document's language and the
+`NEIGHBOURS` nearest in others. Fact document frequencies are counted as
+the documents arrive, as the storage counts them.
 
 Each set runs once per mode (`--modes`: `off` for the offline evidence
 alone, or an EMBEDDINGS setting), printed side by side.
@@ -85,6 +86,7 @@ from services.pipeline.related import RelatedLink, Signals, find_related, relate
 from services.pipeline.specificity import Frequencies, fact_keys
 from services.pipeline.tag import tag
 from services.storage.index import POSTINGS_PER_KEY
+from services.storage.vectors import NEIGHBOURS, nearest_each_side
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVSET_DIR = ROOT / "tests" / "data" / "devset"
@@ -94,8 +96,6 @@ NTREX_DIR = Path(os.environ.get("NTREX_DIR", "/work/shared/data/ntrex-dev"))
 SAME_EVENT_DIR = Path(os.environ.get("SAME_EVENT_DIR", "/work/shared/data/same-event-dev"))
 CACHE = ROOT / "var" / "bench-vectors.npz"
 CANDIDATE_CAP = 50
-# As the storage's vector search (services.storage.vectors.NEIGHBOURS).
-NEIGHBOURS = 10
 SEED_GROUPS = {"000": "kz-oic-women", "001": "kz-oic-women"}
 SEED_LANGUAGES = {"001": "ar"}
 
@@ -134,7 +134,9 @@ class Index:
     ids: list[str] = field(default_factory=list)
     vectors: list[np.ndarray] = field(default_factory=list)
 
-    def candidates(self, fp: Fingerprint, vector: np.ndarray | None) -> list[Candidate]:
+    def candidates(
+        self, fp: Fingerprint, language: str, vector: np.ndarray | None
+    ) -> list[Candidate]:
         shared: Counter[str] = Counter()
         recency: dict[str, int] = {}
         for key in ("hash:" + fp.content_hash, *fp.keys):
@@ -144,8 +146,9 @@ class Index:
         best = sorted(shared, key=lambda d: (-shared[d], -recency[d], d))[:CANDIDATE_CAP]
         if vector is not None and self.vectors:
             cosines = np.vstack(self.vectors) @ vector
-            nearest = np.argsort(-cosines)[:NEIGHBOURS]
-            best += [self.ids[i] for i in nearest if self.ids[i] not in shared]
+            same = np.array([self.stored[i].language == language for i in self.ids])
+            for side in nearest_each_side(cosines, same, NEIGHBOURS):
+                best += [self.ids[i] for i in side if self.ids[i] not in shared]
         return [self.stored[d] for d in best]
 
     def add(self, candidate: Candidate) -> None:
@@ -222,7 +225,7 @@ def run(
         started = time.perf_counter()
         fp = fingerprint(normalized, language, tags)
         fingerprinted = time.perf_counter()
-        candidates = index.candidates(fp, vector)
+        candidates = index.candidates(fp, language, vector)
         looked_up = time.perf_counter()
         frequencies = Frequencies(counts, sum(counts.values()) and counts["*"])
         assessments = assess(

@@ -26,7 +26,7 @@ from services.pipeline.fingerprint import Fingerprint
 from services.pipeline.specificity import Frequencies, fact_keys
 from services.processing import BATCH, NEW_STORY, raw_document
 from services.storage.index import POSTINGS_PER_KEY
-from services.storage.vectors import NEIGHBOURS
+from services.storage.vectors import NEIGHBOURS, nearest_each_side
 
 CANDIDATE_CAP = 50
 DEDUP = "decide"
@@ -95,6 +95,7 @@ def process_all(payloads: list[dict[str, Any]]) -> Run:
     counts: Counter[str] = Counter()
     stored_ids: list[str] = []
     stored_vectors: list[np.ndarray] = []
+    stored_languages: list[str] = []
     run = Run(started=time.time())
     cpu_started = time.process_time()
     for start in range(0, len(payloads), BATCH):
@@ -113,10 +114,13 @@ def process_all(payloads: list[dict[str, Any]]) -> Run:
                 cosines = window @ vector
                 known = {c.document_id for c in candidates}
                 base = max(0, len(stored_ids) - VECTOR_WINDOW)
-                for i in np.argsort(-cosines)[:NEIGHBOURS]:
-                    found = stored_ids[base + int(i)]
-                    if found not in known:
-                        candidates.append(index.stored(found))
+                languages = np.array(stored_languages[-VECTOR_WINDOW:])
+                same = languages == analysis.language.code
+                for side in nearest_each_side(cosines, same, NEIGHBOURS):
+                    for i in side:
+                        found = stored_ids[base + int(i)]
+                        if found not in known:
+                            candidates.append(index.stored(found))
             match = decide(
                 analysis.fingerprint,
                 analysis.language.code,
@@ -145,6 +149,7 @@ def process_all(payloads: list[dict[str, Any]]) -> Run:
             if vector is not None:
                 stored_ids.append(document_id)
                 stored_vectors.append(vector)
+                stored_languages.append(analysis.language.code)
             run.decisions[match.relation if match else NEW_STORY] += 1
             run.documents += 1
     run.finished = time.time()

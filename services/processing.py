@@ -231,7 +231,9 @@ def _add_neighbours(session: Session, model: str, pending: list[_Pending]) -> No
     if not embedded:
         return
     queries = np.vstack([item.vector for item in embedded if item.vector is not None])
-    for item, neighbours in zip(embedded, vectors.nearest(session, model, queries), strict=True):
+    languages = [item.analysis.language.code for item in embedded]
+    found = vectors.nearest(session, model, queries, languages)
+    for item, neighbours in zip(embedded, found, strict=True):
         known = {c.document_id for c in item.lookup.candidates}
         extra = [i for i, _ in neighbours if i not in known and i != item.document_id]
         candidates = item.lookup.candidates + index.read_candidates(session, extra)

@@ -73,7 +73,8 @@ from services.pipeline.normalize import Normalized
 from services.pipeline.tag import Tag
 
 # 4: l and r as one letter; Greek, kana and Hangul repairs of the skeleton.
-DATA_VERSION = 4
+# 5: kana keep their voicing marks; a hyphenated name's second word is a name.
+DATA_VERSION = 5
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from services.pipeline.text.skeleton import name_key as person_id
 
 __all__ = ["TAXONOMY_VERSION", "Gazetteer", "Tag", "load_gazetteer", "person_id", "tag"]
 
-TAXONOMY_VERSION = "2025.3"
+TAXONOMY_VERSION = "2025.4"
 
 MAX_OFFSETS = 20
 TOPIC_MIN_WEIGHT = 2

@@ -301,6 +301,33 @@ def test_documents_recorded_after_a_lookup_are_weighed_as_the_lookup_would_have_
         assert since(shared[strong] + 1) == []
 
 
+def test_the_vector_search_finds_the_nearest_in_other_languages_apart(
+    sessions: sessionmaker[Session],
+) -> None:
+    from services.storage import vectors as stored_vectors
+
+    # Three Chinese texts close to the query, the English original further.
+    rows = np.array([[1, 0.1, 0], [1, 0.2, 0], [1, 0.3, 0], [1, 0, 1]], dtype=np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    languages = ["zh", "zh", "zh", "en"]
+    with sessions.begin() as session:
+        ids = []
+        for language in languages:
+            document = Document(raw={"content": "x"}, deliveries=0, language=language)
+            session.add(document)
+            session.flush()
+            ids.append(document.id)
+        stored_vectors.add(session, "split-model", dict(zip(ids, rows, strict=True)))
+    try:
+        query = np.array([[1, 0, 0]], dtype=np.float32)
+        with sessions() as session:
+            found = stored_vectors.nearest(session, "split-model", query, ["zh"], limit=1)
+        assert [i for i, _ in found[0]] == [ids[0], ids[3]]
+    finally:
+        with sessions.begin() as session:
+            session.execute(delete(Document).where(Document.id.in_(ids)))
+
+
 def test_the_vector_window_keeps_the_newest_rows_and_finds_them(
     sessions: sessionmaker[Session],
 ) -> None:
@@ -322,7 +349,7 @@ def test_the_vector_window_keeps_the_newest_rows_and_finds_them(
             assert window.ids == ids[2:]
             assert set(window.vectors(ids)) == set(ids[2:])
             assert np.allclose(window.vectors([ids[4]])[ids[4]], rows[4])
-            found = stored_vectors.nearest(session, "test-model", rows[3:4], limit=2)
+            found = stored_vectors.nearest(session, "test-model", rows[3:4], ["und"], limit=2)
             assert found[0][0][0] == ids[3]
             assert found[0][0][1] == pytest.approx(1.0)
     finally:

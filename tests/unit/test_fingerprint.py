@@ -194,6 +194,17 @@ def test_names_come_from_capitalised_words_not_sentence_starts() -> None:
     assert "s:" + skeleton("Yesterday") not in keys
 
 
+def test_a_hyphenated_name_keeps_its_second_word_but_a_dash_starts_a_clause() -> None:
+    keys = evidence_of("The call came, said Mrs Ednan-Laperouse. It was late - Later still.")
+    assert "s:" + skeleton("Laperouse") in keys
+    assert "s:" + skeleton("Later") not in keys
+
+
+def test_a_katakana_name_keeps_its_voiced_consonants() -> None:
+    keys = evidence_of("ラペルーズさんはドナルド氏に会った。", "ja")
+    assert {"s:" + skeleton("Laperouse"), "s:" + skeleton("Donald")} <= set(keys)
+
+
 def test_evidence_weight_ranks_specific_facts_higher() -> None:
     assert evidence_weight("n:2024") < evidence_weight("n:452") < evidence_weight("n:30210")
     assert evidence_weight("m:2024-06") < evidence_weight("d:06-07")

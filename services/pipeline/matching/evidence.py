@@ -219,7 +219,12 @@ def _lexical_key(word: str) -> str:
 
 def _starts_sentence(text: str, start: int) -> bool:
     before = text[:start].rstrip()
-    return not before or before[-1] in _SENTENCE_END
+    if not before:
+        return True
+    # A hyphen between letters joins a compound name ('Ednan-Laperouse').
+    if len(before) == start and before[-1] == "-" and before[-2:-1].isalpha():
+        return False
+    return before[-1] in _SENTENCE_END
 
 
 def _caseless_variants(word: str) -> Iterator[str]:

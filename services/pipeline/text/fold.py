@@ -91,8 +91,16 @@ def fold_digits(text: str) -> str:
     return matching_form(text).translate(_DIGITS)
 
 
+# Kana voicing marks are combining characters, but they make ハ a b or p
+# (パスツール Pasteur), not an accent.
+_KANA_VOICING = frozenset("\u3099\u309a")
+
+
 def unmark(text: str) -> str:
-    """Return the text without combining marks (harakat, accents), composed again."""
+    """Return the text without combining marks (harakat, accents), composed again.
+
+    Kana keep their voicing marks.
+    """
     decomposed = unicodedata.normalize("NFKD", text)
-    kept = "".join(c for c in decomposed if not unicodedata.combining(c))
+    kept = "".join(c for c in decomposed if not unicodedata.combining(c) or c in _KANA_VOICING)
     return unicodedata.normalize("NFC", kept)
