@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -268,9 +269,13 @@ def _record_all(
     lock_keys(session, [key for f in fingerprints for key in (f.content_hash, *f.keys)])
     waiting = documents.unprocessed(session, [item.document_id for item in pending])
     # Entries commit in feed order, so what the lookup missed was recorded
-    # after its horizon; when no other worker recorded anything since, only
-    # the documents recorded earlier in this batch are to weigh.
-    others = feed.head(session) > horizon
+    # after its horizon, by other workers, or earlier in this batch. Read
+    # once under the locks: a document sharing a key with this batch that
+    # another worker records from now on waits for this commit.
+    since = index.recorded_since(session, horizon)
+    if embedder is not None and since:
+        read = _with_vectors(session, embedder.name, [c for c, _ in since])
+        since = [(c, keys) for c, (_, keys) in zip(read, since, strict=True)]
     recorded: list[_Pending] = []
     entries: list[feed.NewEntry] = []
     batch: list[Candidate] = []
@@ -288,7 +293,7 @@ def _record_all(
             recorded.append(item)
             continue
         fingerprint = item.analysis.fingerprint
-        _weigh_late(session, item, batch, horizon if others else None, embedder)
+        _weigh_late(item, batch, since)
         match = conclude(item.assessments)
         analysis = item.analysis
         story_id = match.story_id if match is not None else None
@@ -346,35 +351,26 @@ def _record_all(
 
 
 def _weigh_late(
-    session: Session,
-    item: _Pending,
-    batch: list[Candidate],
-    horizon: int | None,
-    embedder: Embedder | None,
+    item: _Pending, batch: list[Candidate], since: list[tuple[Candidate, frozenset[str]]]
 ) -> None:
     """Weigh the documents recorded since the lookup, as if found by it.
 
-    Those of the batch that would have been among its candidates, and, when
-    another worker recorded documents after the `horizon`, theirs.
+    Those of the batch and of other workers (`since`, with their keys) that
+    would have been among its candidates: the same content hash or enough
+    shared keys (`index.Lookup.least_shared`), or, for the batch, a close
+    vector.
     """
     fingerprint = item.analysis.fingerprint
     least = item.lookup.least_shared
     late = [
         c
         for c in batch
-        if _would_be_found(c.fingerprint, fingerprint, least) or _near(c.vector, item.vector)
+        if would_be_found(c.fingerprint, frozenset(c.fingerprint.keys), fingerprint, least)
+        or _near(c.vector, item.vector)
     ]
-    if horizon is not None:
-        since = index.find_recorded_since(
-            session,
-            fingerprint,
-            exclude_id=item.document_id,
-            after=horizon,
-            least_shared=least,
-        )
-        late += _with_vectors(session, embedder.name, since) if embedder else since
-    # (On PostgreSQL the lookup's statements may each see a later state.)
+    late += [c for c, keys in since if would_be_found(c.fingerprint, keys, fingerprint, least)]
     weighed = {candidate.document_id for candidate in item.lookup.candidates}
+    weighed.add(item.document_id)
     item.assessments += _assess(item, [c for c in late if c.document_id not in weighed])
 
 
@@ -382,9 +378,14 @@ def _fact_keys(fingerprint: Fingerprint) -> list[str]:
     return fact_keys(fingerprint.data.get("ev") or {})
 
 
-def _would_be_found(stored: Fingerprint, new: Fingerprint, least_shared: int) -> bool:
-    # The rule of `index.find_recorded_since`, in memory.
-    shared = len(set(stored.keys).intersection(new.keys))
+def would_be_found(
+    stored: Fingerprint, stored_keys: AbstractSet[str], new: Fingerprint, least_shared: int
+) -> bool:
+    """Return whether a lookup for `new` would have found `stored` (`stored_keys`: its keys).
+
+    `least_shared`: the keys the lookup's last candidate shares (`index.Lookup`).
+    """
+    shared = sum(key in stored_keys for key in new.keys)
     return stored.content_hash == new.content_hash or shared >= least_shared
 
 

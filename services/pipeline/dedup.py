@@ -213,7 +213,7 @@ def assess(
         return []
     thresholds = thresholds or Thresholds()
     context = context or Context()
-    mine = _Mine(Side(fingerprint.data), context.vector, context.frequencies)
+    mine = _Mine(fingerprint.side, context.vector, context.frequencies)
     return [
         Assessment(
             candidate,
@@ -381,8 +381,8 @@ def _pair_logit(
     if _same_language(a.language, b.language):
         return None
     evidence = translation_evidence(
-        Party(Side(a.fingerprint.data), a.language, a.published_at),
-        Party(Side(b.fingerprint.data), b.language, b.published_at),
+        Party(a.fingerprint.side, a.language, a.published_at),
+        Party(b.fingerprint.side, b.language, b.published_at),
         frequencies=frequencies,
     )
     features = {**evidence["signals"], "score_margin": 0.0}
@@ -421,7 +421,7 @@ def _assess(
     other = candidate.fingerprint
     if other.content_hash == fingerprint.content_hash:
         return _match(candidate, EXACT, 1.0, {"content_hash": fingerprint.content_hash}), None
-    mine, theirs = context.side, Side(other.data)
+    mine, theirs = context.side, other.side
     near = _near(mine, theirs, _same_language(language, candidate.language), thresholds)
     if near is not None:
         return _match(candidate, NEAR, near[0], near[1]), None

@@ -58,6 +58,7 @@ index keys), `matching/score.py` (comparing two documents' data, for
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ from services.pipeline.matching.evidence import extract_evidence
 from services.pipeline.matching.keys import band_keys, evidence_keys
 from services.pipeline.matching.lexicon import Lexicon, load_lexicon
 from services.pipeline.matching.minhash import encode_signature, minhash
+from services.pipeline.matching.score import Side
 from services.pipeline.matching.settings import FingerprintSettings
 from services.pipeline.normalize import Normalized
 from services.pipeline.tag import Tag
@@ -82,6 +84,11 @@ class Fingerprint:
     content_hash: str
     keys: tuple[str, ...] = ()
     data: dict[str, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def side(self) -> Side:
+        """The data prepared for comparisons, once: a stored document is a candidate of many."""
+        return Side(self.data)
 
 
 def fingerprint(

@@ -164,7 +164,7 @@ def related_signals(
     frequencies: Frequencies = NO_FREQUENCIES,
 ) -> list[Signals]:
     """Return the signals of each candidate of another story than `story_id`."""
-    mine = Side(fingerprint.data)
+    mine = fingerprint.side
     prepared = _Prepared(_specific(mine, published_at), frozenset(mine.words), _language(mine.data))
     found = []
     for candidate in candidates:
@@ -232,7 +232,7 @@ def _prepared(candidate: Candidate) -> _Prepared:
     if found is not None:
         _PREPARED.move_to_end(key)
         return found
-    side = Side(candidate.fingerprint.data)
+    side = candidate.fingerprint.side
     found = _Prepared(
         _specific(side, candidate.published_at),
         frozenset(side.words),

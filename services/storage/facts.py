@@ -8,12 +8,13 @@ A read touches one primary-key range per key, whatever the store holds.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import TextClause, func, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from services.pipeline.specificity import Frequencies
@@ -46,18 +47,30 @@ def count(session: Session, documents: Sequence[Iterable[str]], today: date) -> 
         return
     added: Counter[str] = Counter()
     for keys in documents:
-        added.update(set(keys))
+        added.update({key[:128] for key in keys})
     added[ALL] += len(documents)
+    rows = sorted(added.items())
+    day = today.toordinal()
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement for all the keys: psycopg runs an executemany one
+        # row at a time (docs/performance.md).
+        keys, numbers = [key for key, _ in rows], [n for _, n in rows]
+        session.execute(_count_from_arrays(), {"keys": keys, "counts": numbers, "day": day})
+        return
     counts = table(FactCount)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(counts)
+    statement = sqlite.insert(counts)
     statement = statement.on_conflict_do_update(
         index_elements=[counts.c.key, counts.c.day],
         set_={"count": counts.c.count + statement.excluded.count},
     )
-    day = today.toordinal()
-    session.execute(
-        statement,
-        [{"key": key[:128], "day": day, "count": n} for key, n in sorted(added.items())],
+    session.execute(statement, [{"key": key, "day": day, "count": n} for key, n in rows])
+
+
+@functools.cache
+def _count_from_arrays() -> TextClause:
+    return text(
+        'INSERT INTO fact_counts ("key", day, count)'
+        " SELECT k, :day, n FROM unnest(CAST(:keys AS text[]), CAST(:counts AS integer[]))"
+        " AS added(k, n)"
+        ' ON CONFLICT ("key", day) DO UPDATE SET count = fact_counts.count + excluded.count'
     )

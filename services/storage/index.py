@@ -128,36 +128,27 @@ def _signatures(session: Session, ids: list[str]) -> list[Candidate]:
     return [found[i] for i in ids if i in found]
 
 
-def find_recorded_since(
-    session: Session, fingerprint: Fingerprint, *, exclude_id: str, after: int, least_shared: int
-) -> list[Candidate]:
-    """Return documents recorded after feed position `after` that the lookup would have found.
+def recorded_since(session: Session, after: int) -> list[tuple[Candidate, frozenset[str]]]:
+    """Return the documents recorded after feed position `after`, each with its keys.
 
     What a lookup made before taking the locks could not see: the documents
-    processed meanwhile, a handful, so this is cheap. Each has the same hash
-    or shares at least `least_shared` keys (`Lookup.least_shared`).
+    processed meanwhile, a handful. One read for a whole batch; which of
+    them each document's lookup would have found is decided in memory.
     """
-    signatures, keys, entries = table(Signature), table(MatchKey), table(FeedEntry)
-    shares_enough = (
-        select(func.count())
-        .where(
-            keys.c.document_id == signatures.c.document_id,
-            keys.c.key.in_(sorted(set(fingerprint.keys))),
-        )
-        .scalar_subquery()
-        >= least_shared
-    )
+    keys, entries = table(MatchKey), table(FeedEntry)
+    found: dict[str, set[str]] = {}
+    recent = select(entries.c.document_id).where(entries.c.seq > after).order_by(entries.c.seq)
+    for document_id in session.scalars(recent):
+        found[document_id] = set()
+    if not found:
+        return []
     rows = session.execute(
-        select(signatures)
-        .join(entries, entries.c.document_id == signatures.c.document_id)
-        .where(
-            entries.c.seq > after,
-            signatures.c.document_id != exclude_id,
-            or_(signatures.c.content_hash == fingerprint.content_hash, shares_enough),
-        )
-        .order_by(entries.c.seq)
+        select(keys.c.document_id, keys.c.key).where(keys.c.document_id.in_(list(found)))
     )
-    return [_candidate(row) for row in rows]
+    for document_id, key in rows:
+        found[document_id].add(key)
+    candidates = _signatures(session, list(found))
+    return [(c, frozenset(found[c.document_id])) for c in candidates]
 
 
 def _most_shared(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from services.config import Config
 from services.pipeline.analyze import analyze
 from services.pipeline.dedup import Candidate
 from services.pipeline.fingerprint import Fingerprint
-from services.storage import documents, feed, index
+from services.storage import documents, facts, feed, index
 from services.storage.models import (
     FAILED,
     PROCESSED,
@@ -290,15 +291,23 @@ def test_documents_recorded_after_a_lookup_are_weighed_as_the_lookup_would_have_
         assert [c.document_id for c in full.candidates] == [strong]
         assert full.least_shared == shared[strong]
 
+        recorded = index.recorded_since(session, horizon)
+        assert [(c.document_id, keys) for c, keys in recorded] == [
+            (strong, frozenset(keys[strong])),
+            (weak, frozenset(keys[weak])),
+        ]
+
         def since(least_shared: int) -> list[str]:
-            found = index.find_recorded_since(
-                session, probe, exclude_id="none", after=horizon, least_shared=least_shared
-            )
-            return [candidate.document_id for candidate in found]
+            return [
+                c.document_id
+                for c, keys in recorded
+                if processing.would_be_found(c.fingerprint, keys, probe, least_shared)
+            ]
 
         assert since(1) == [strong, weak]
         assert since(shared[weak] + 1) == [strong]
         assert since(shared[strong] + 1) == []
+        assert index.recorded_since(session, feed.head(session)) == []
 
 
 def test_the_vector_search_finds_the_nearest_in_other_languages_apart(
@@ -355,3 +364,20 @@ def test_the_vector_window_keeps_the_newest_rows_and_finds_them(
     finally:
         with sessions.begin() as session:
             session.execute(delete(Document).where(Document.id.in_(ids)))
+
+
+def test_fact_counts_add_up_one_per_document_across_batches(
+    sessions: sessionmaker[Session],
+) -> None:
+    day, long_key = date(2031, 3, 9), "s:" + "x" * 200
+    with sessions.begin() as session:
+        facts.count(session, [["n:2031", "n:2031", "d:03-09"], ["n:2031"]], day)
+    with sessions.begin() as session:
+        # Two keys alike in their first 128 characters are one key, once a document.
+        facts.count(session, [["n:2031", long_key, long_key + "y"]], day)
+    with sessions() as session:
+        found = facts.frequencies(session, ["n:2031", "d:03-09", long_key[:128], "n:7"], day)
+        later = facts.frequencies(session, ["n:2031"], day + timedelta(days=facts.WINDOW_DAYS))
+    assert found.counts == {"n:2031": 3, "d:03-09": 1, long_key[:128]: 1}
+    assert found.total == 3
+    assert later.counts == {} and later.total == 0
