@@ -292,7 +292,7 @@ def test_documents_recorded_after_a_lookup_are_weighed_as_the_lookup_would_have_
         assert full.least_shared == shared[strong]
 
         recorded = index.recorded_since(session, horizon)
-        assert [(c.document_id, keys) for c, keys in recorded] == [
+        assert [(c.document_id, carried) for c, carried in recorded] == [
             (strong, frozenset(keys[strong])),
             (weak, frozenset(keys[weak])),
         ]
@@ -300,8 +300,8 @@ def test_documents_recorded_after_a_lookup_are_weighed_as_the_lookup_would_have_
         def since(least_shared: int) -> list[str]:
             return [
                 c.document_id
-                for c, keys in recorded
-                if processing.would_be_found(c.fingerprint, keys, probe, least_shared)
+                for c, carried in recorded
+                if processing.would_be_found(c.fingerprint, carried, probe, least_shared)
             ]
 
         assert since(1) == [strong, weak]
