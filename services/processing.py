@@ -370,7 +370,6 @@ def _weigh_late(
     ]
     late += [c for c, keys in since if would_be_found(c.fingerprint, keys, fingerprint, least)]
     weighed = {candidate.document_id for candidate in item.lookup.candidates}
-    weighed.add(item.document_id)
     item.assessments += _assess(item, [c for c in late if c.document_id not in weighed])
 
 
