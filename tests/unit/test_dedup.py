@@ -21,10 +21,17 @@ from services.pipeline.dedup import (
     conclude,
     decide,
     passes_gates,
+    signals,
 )
 from services.pipeline.fingerprint import Fingerprint, fingerprint
 from services.pipeline.fusion import FEATURES, load_fusion
-from services.pipeline.matching.score import lexical_alignment
+from services.pipeline.matching.score import (
+    Party,
+    Side,
+    lexical_alignment,
+    mirrored_paragraphs,
+    translation_evidence,
+)
 from services.pipeline.normalize import RawDocument, normalize
 from services.pipeline.specificity import Frequencies
 from services.pipeline.tag import Tag, tag
@@ -206,12 +213,17 @@ def test_with_vectors_the_embedding_model_decides_and_records_the_cosine() -> No
     assert match.evidence["signals"]["cosine"] == pytest.approx(1.0)
 
 
-def test_a_distant_embedding_keeps_a_translation_candidate_apart() -> None:
+def test_a_distant_embedding_lowers_a_translation_candidates_odds() -> None:
     fp = fingerprint_of(seed("001"), "ar")
-    far = decide(
-        fp, "ar", None, [with_vector(candidate("000"), unit(0, 1))], context=Context(unit(1, 0))
-    )
-    assert far is None
+    model = load_fusion().embeddings
+
+    def odds(vector: np.ndarray) -> float:
+        found = assess(
+            fp, "ar", None, [with_vector(candidate("000"), vector)], context=Context(unit(1, 0))
+        )
+        return model.logit(signals(found)[0][1]["features"])
+
+    assert odds(unit(0, 1)) < odds(unit(1, 1)) < odds(unit(1, 0))
 
 
 def test_lexical_alignment_counts_shared_words_in_the_same_order() -> None:
@@ -321,13 +333,20 @@ def test_a_rival_story_of_about_equal_weight_blocks_the_link() -> None:
 
 
 def gate_case(**changes: object) -> tuple[dict[str, float], dict[str, object]]:
-    features = {"offline_score": 0.8, "kinds": 2.0, "spread": 0.5, "cosine": 0.9}
+    features = {
+        "offline_score": 0.8,
+        "kinds": 2.0,
+        "spread": 0.5,
+        "mirrored": 0.0,
+        "cosine": 0.9,
+    }
     evidence: dict[str, object] = {
         "weights": {"n:4711": 2.0, "s:tkf": 2.0},
         "facts_weight": 2.0,
         "placed": 2,
         "unshared_elsewhere": 0,
         "aligned_words": 0,
+        "aligned_spread": 0.0,
         "specific_names": 1,
     }
     for key, value in changes.items():
@@ -355,6 +374,81 @@ def test_the_gates_refuse_names_alone_without_vectors() -> None:
     features, evidence = gate_case(weights={"s:lmst": 2.0, "s:tkf": 2.0}, facts_weight=0.0)
     del features["cosine"]
     assert not passes_gates(features, evidence)
+
+
+def test_with_vectors_the_article_structure_stands_for_missing_facts() -> None:
+    one_name = {"facts_weight": 0.0, "kinds": 1, "specific_names": 1}
+    assert not passes_gates(*gate_case(**one_name))
+    # A chain of words in order through both texts, not in one place.
+    assert passes_gates(*gate_case(**one_name, aligned_words=12, aligned_spread=0.6))
+    assert not passes_gates(*gate_case(**one_name, aligned_words=12, aligned_spread=0.1))
+    # The same paragraphs, starting at about the same places.
+    assert passes_gates(*gate_case(**one_name, mirrored=0.8))
+    assert not passes_gates(*gate_case(**one_name, mirrored=0.3))
+
+
+def test_without_vectors_the_paragraphs_alone_do_not_pass_names() -> None:
+    features, evidence = gate_case(facts_weight=0.0, kinds=1, specific_names=1, mirrored=1.0)
+    del features["cosine"]
+    assert not passes_gates(features, evidence)
+
+
+def test_mirrored_paragraphs_need_as_many_starting_at_about_the_same_places() -> None:
+    starts = [0.0, 0.1, 0.4, 0.7]
+    assert mirrored_paragraphs(starts, starts) == 1.0
+    assert mirrored_paragraphs(starts, [0.0, 0.12, 0.41, 0.7]) == pytest.approx(0.8)
+    assert mirrored_paragraphs(starts, [0.0, 0.1, 0.55, 0.7]) == 0.0
+    assert mirrored_paragraphs(starts, [*starts, 0.9]) == 0.0
+    assert mirrored_paragraphs(starts[:3], starts[:3]) == 0.0
+
+
+def test_the_aligned_chain_records_how_much_of_both_texts_it_spans() -> None:
+    words = [f"w{i:02d}" for i in range(40)]
+    through = translation_evidence(party(" ".join(words)), party(" ".join(words)))
+    assert through["aligned_words"] == 40
+    assert through["aligned_spread"] > 0.9
+    clustered = words[:5] + [f"x{i:02d}" for i in range(35)]
+    other = words[:5] + [f"y{i:02d}" for i in range(35)]
+    one_place = translation_evidence(party(" ".join(clustered)), party(" ".join(other)))
+    assert one_place["aligned_words"] == 5
+    assert one_place["aligned_spread"] < 0.15
+
+
+def party(lexical: str) -> Party:
+    return Party(Side({"lx": lexical}), "en", None)
+
+
+PARAGRAPHS_RU = (
+    "Мост через Лену\n\nПравительство Якутии 14 марта 2023 года утвердило проект моста через"
+    " Лену стоимостью 112 миллиардов рублей.\n\nГубернатор Айсен Николаев заявил, что"
+    " строительство начнётся в 2024 году и займёт 5 лет.\n\nДлина моста составит 3250 метров;"
+    " подрядчиком выбрана компания «Автобан»."
+)
+PARAGRAPHS_EN = (
+    "Bridge over the Lena\n\nOn 14 March 2023 the government of Yakutia approved the design of"
+    " a bridge over the Lena costing 112 billion roubles.\n\nGovernor Aisen Nikolaev said"
+    " construction would begin in 2024 and take 5 years.\n\nThe bridge will be 3,250 metres"
+    " long; the company Avtoban was chosen as the contractor."
+)
+# Another translator's English: freer, fewer of the figures, the same paragraphs.
+PARAGRAPHS_EN_B = (
+    "A Lena crossing\n\nYakutia's cabinet signed off in mid-March on plans for a road crossing"
+    " of the great Siberian river, priced at 112 billion rubles.\n\nRegional head Aisen"
+    " Nikolaev says work starts next year and will last half a decade.\n\nThe span is to be"
+    " over three kilometres, and the builder picked is the firm Avtoban."
+)
+
+
+def test_two_translations_of_one_original_with_its_paragraphs_are_mutually_best() -> None:
+    # The original's story already holds one English translation; a second,
+    # independent one with the same paragraphs joins even if it fits less well.
+    vector = unit(1, 0)
+    original = with_vector(short_candidate("ru", PARAGRAPHS_RU, "ru"), vector)
+    first = with_vector(short_candidate("en-a", PARAGRAPHS_EN, "en"), vector)
+    story = [dataclasses.replace(c, story_id="story") for c in (original, first)]
+    second = fingerprint_of(PARAGRAPHS_EN_B, "en")
+    match = decide(second, "en", None, story, context=Context(vector))
+    assert match is not None and match.document_id == "ru"
 
 
 def test_the_gates_refuse_facts_in_one_passage_of_another_article() -> None:

@@ -50,6 +50,12 @@ _KINDS = {"n": "numbers", "d": "dates", "m": "dates", "s": "names", "t": "entiti
 KIND_WEIGHT = 1.0
 # Shared items within this much of each other sit in one passage.
 MIN_SPREAD = 0.05
+# A translation keeps its original's paragraphs, their lengths in proportion:
+# with at least this many (the title counts as one), the same number of
+# paragraphs starting at about the same relative offsets is the article's
+# structure, which another outlet's report of the event does not share.
+MIN_PARAGRAPHS = 4
+PARAGRAPH_TOLERANCE = 0.1
 _COUNTRY = "t:country:"
 
 
@@ -135,7 +141,7 @@ def translation_evidence(
     data, other = side.data, other_side.data
     shared_weight, coverage, shared, matched = _coverage(side, other_side)
     facts = _facts_fit(side, other_side)
-    aligned, lexical = _align(side.words, other_side.words, other_side.where)
+    aligned, lexical, aligned_spread = _align(side.words, other_side.words, other_side.where)
     placed = [
         (side.ev[p], other_side.ev[q])
         for p, q in matched
@@ -156,6 +162,7 @@ def translation_evidence(
         "score": round(score, 4),
         "strength": round(shared_weight + LEXICAL_WEIGHT * len(aligned), 2),
         "aligned_words": len(aligned),
+        "aligned_spread": round(aligned_spread, 4),
         "words": aligned[:20],
         "lexical": round(lexical, 4),
         "coverage": round(coverage, 4),
@@ -181,6 +188,7 @@ def translation_evidence(
             "misfit": min(misfit, 3.0),
             "aligned": math.log1p(len(aligned)),
             "spread": _spread(placed),
+            "mirrored": mirrored_paragraphs(data.get("par") or [], other.get("par") or []),
         },
     }
     return evidence
@@ -270,6 +278,18 @@ def _spread(placed: list[tuple[float, float]]) -> float:
     return min(max(xs) - min(xs), max(ys) - min(ys))
 
 
+def mirrored_paragraphs(starts: list[float], other_starts: list[float]) -> float:
+    """Return how closely two texts' paragraphs line up: 1 for the same relative starts.
+
+    0 for a different number of paragraphs, fewer than `MIN_PARAGRAPHS`, or
+    a paragraph starting `PARAGRAPH_TOLERANCE` or more apart.
+    """
+    if len(starts) != len(other_starts) or len(starts) < MIN_PARAGRAPHS:
+        return 0.0
+    worst = max(abs(a - b) for a, b in zip(starts, other_starts, strict=True))
+    return max(0.0, 1.0 - worst / PARAGRAPH_TOLERANCE)
+
+
 def _coverage(
     side: Side, other_side: Side
 ) -> tuple[float, float, dict[str, list[str]], list[tuple[str, str]]]:
@@ -330,22 +350,26 @@ def lexical_alignment(mine: str, theirs: str) -> tuple[list[str], float]:
     over the smaller text's number of skeletons.
     """
     b = theirs.split()
-    return _align(mine.split(), b, {word: i / len(b) for i, word in enumerate(b)})
+    aligned, share, _ = _align(mine.split(), b, {word: i / len(b) for i, word in enumerate(b)})
+    return aligned, share
 
 
-def _align(a: list[str], b: list[str], where: dict[str, float]) -> tuple[list[str], float]:
-    # `where`: each word of b at its relative position (the last, if repeated).
+def _align(a: list[str], b: list[str], where: dict[str, float]) -> tuple[list[str], float, float]:
+    """Return the chain of `lexical_alignment`, its share, and how much of both texts it spans.
+
+    `where`: each word of b at its relative position (the last, if repeated).
+    """
     if not a or not b:
-        return [], 0.0
+        return [], 0.0, 0.0
     close = [
-        (where[word], word)
+        (where[word], word, i / len(a))
         for i, word in enumerate(a)
         if word in where and abs(i / len(a) - where[word]) <= LEXICAL_TOLERANCE
     ]
     tails: list[float] = []
     chain: list[int] = []
     parents: list[int] = []
-    for index, (position, _) in enumerate(close):
+    for index, (position, _, _) in enumerate(close):
         slot = bisect.bisect_left(tails, position)
         parents.append(chain[slot - 1] if slot else -1)
         if slot == len(tails):
@@ -354,12 +378,15 @@ def _align(a: list[str], b: list[str], where: dict[str, float]) -> tuple[list[st
         else:
             tails[slot] = position
             chain[slot] = index
-    aligned: list[str] = []
+    links: list[tuple[float, str, float]] = []
     index = chain[-1] if chain else -1
     while index >= 0:
-        aligned.append(close[index][1])
+        links.append(close[index])
         index = parents[index]
-    return aligned[::-1], len(aligned) / min(len(a), len(b))
+    links.reverse()
+    aligned = [word for _, word, _ in links]
+    spread = _spread([(x, y) for y, _, x in links])
+    return aligned, len(aligned) / min(len(a), len(b)), spread
 
 
 def _facts_fit(side: Side, other_side: Side) -> float:
