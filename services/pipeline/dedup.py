@@ -44,6 +44,9 @@ Three relations, tried in this order for each candidate:
                      the same relative offsets (`mirrored_paragraphs` in
                      `matching/score.py`): a translation keeps its
                      original's paragraphs, another outlet's article does not;
+  ``unmirrored``     1 when both texts have four paragraphs or more and they
+                     do not line up; a text posted without its paragraphs
+                     counts neither way;
   ``score_margin``   the offline score over the best of another story's;
   ``cosine``         the embedding cosine (with vectors on both sides);
   ``cosine_margin``  the cosine over the best of another story's.

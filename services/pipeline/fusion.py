@@ -30,6 +30,7 @@ OFFLINE_FEATURES = (
     "aligned",
     "spread",
     "mirrored",
+    "unmirrored",
     "score_margin",
 )
 EMBEDDING_FEATURES = (*OFFLINE_FEATURES, "cosine", "cosine_margin")

@@ -402,6 +402,20 @@ def test_mirrored_paragraphs_need_as_many_starting_at_about_the_same_places() ->
     assert mirrored_paragraphs(starts[:3], starts[:3]) == 0.0
 
 
+def test_paragraphs_that_do_not_line_up_count_against_only_when_both_have_them() -> None:
+    def paragraphs(starts: list[float], other: list[float]) -> tuple[float, float]:
+        found = translation_evidence(
+            Party(Side({"par": starts}), "en", None), Party(Side({"par": other}), "ru", None)
+        )["signals"]
+        return found["mirrored"], found["unmirrored"]
+
+    four = [0.0, 0.1, 0.4, 0.7]
+    assert paragraphs(four, four) == (1.0, 0.0)
+    assert paragraphs(four, [0.0, 0.3, 0.5, 0.6, 0.8]) == (0.0, 1.0)
+    # A text posted without its paragraphs says nothing either way.
+    assert paragraphs(four, [0.0, 0.05]) == (0.0, 0.0)
+
+
 def test_the_aligned_chain_records_how_much_of_both_texts_it_spans() -> None:
     words = [f"w{i:02d}" for i in range(40)]
     through = translation_evidence(party(" ".join(words)), party(" ".join(words)))

@@ -188,7 +188,7 @@ def translation_evidence(
             "misfit": min(misfit, 3.0),
             "aligned": math.log1p(len(aligned)),
             "spread": _spread(placed),
-            "mirrored": mirrored_paragraphs(data.get("par") or [], other.get("par") or []),
+            **_paragraph_signals(data.get("par") or [], other.get("par") or []),
         },
     }
     return evidence
@@ -288,6 +288,17 @@ def mirrored_paragraphs(starts: list[float], other_starts: list[float]) -> float
         return 0.0
     worst = max(abs(a - b) for a, b in zip(starts, other_starts, strict=True))
     return max(0.0, 1.0 - worst / PARAGRAPH_TOLERANCE)
+
+
+def _paragraph_signals(starts: list[float], other_starts: list[float]) -> dict[str, float]:
+    """Return `mirrored`, and `unmirrored`: 1 when both have paragraphs that do not line up.
+
+    A text posted without its paragraphs (fewer than `MIN_PARAGRAPHS`) is
+    neither: it says nothing either way.
+    """
+    mirrored = mirrored_paragraphs(starts, other_starts)
+    known = min(len(starts), len(other_starts)) >= MIN_PARAGRAPHS
+    return {"mirrored": mirrored, "unmirrored": float(known and mirrored == 0.0)}
 
 
 def _coverage(
