@@ -286,10 +286,11 @@ def passes_gates(features: dict[str, float], evidence: dict[str, Any]) -> bool:
     Without vectors, facts of two kinds, numbers, dates or entities among
     them, or several specific numbers, dates or entities, or a long chain
     of words in the same order through both texts: never a few names. With
-    vectors, the embedding and specific facts, at least one kind weighing
-    `KIND_WEIGHT`: numbers, dates or entities, or two names or more, or a
-    long chain of words in order, or the same paragraphs (a short article
-    may state no number).
+    vectors, the embedding and the article's paragraphs (as many, starting
+    at the same places), or the embedding and specific facts, at least one
+    kind weighing `KIND_WEIGHT`: numbers, dates or entities, or two names
+    or more, or a long chain of words in order (a short article may state
+    no number).
     Never facts that all sit in one passage of both texts.
     """
     if features["offline_score"] < MIN_OFFLINE_SCORE:
@@ -301,13 +302,14 @@ def passes_gates(features: dict[str, float], evidence: dict[str, Any]) -> bool:
     ):
         return False
     if "cosine" in features:
+        if features["mirrored"] >= MIRRORED:
+            return True
         if sum(evidence["weights"].values()) < MIN_SPECIFIC or features["kinds"] < 1:
             return False
         return (
             evidence["facts_weight"] >= MIN_FACTS
             or evidence["specific_names"] >= SEVERAL_NAMES
             or _structure_aligned(evidence)
-            or features["mirrored"] >= MIRRORED
         )
     if _structure_aligned(evidence):
         return True

@@ -382,8 +382,9 @@ def test_with_vectors_the_article_structure_stands_for_missing_facts() -> None:
     # A chain of words in order through both texts, not in one place.
     assert passes_gates(*gate_case(**one_name, aligned_words=12, aligned_spread=0.6))
     assert not passes_gates(*gate_case(**one_name, aligned_words=12, aligned_spread=0.1))
-    # The same paragraphs, starting at about the same places.
+    # The same paragraphs, starting at about the same places, with no specific fact at all.
     assert passes_gates(*gate_case(**one_name, mirrored=0.8))
+    assert passes_gates(*gate_case(weights={}, facts_weight=0.0, kinds=0, mirrored=0.8))
     assert not passes_gates(*gate_case(**one_name, mirrored=0.3))
 
 
