@@ -253,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         header = (
             "Fitted by `python -m bench.fit --write` on translation candidates of ntrex-dev,\n"
-            "wmt-ruen, same-event-dev and tests/data/devset; do not edit by hand."
+            "wmt-ruen, same-event-dev and tests/data/devset (the translations also in one\n"
+            "paragraph); do not edit by hand."
         )
         FUSION_PATH.write_text(format_fusion(fusion, header), encoding="utf-8")
         load_fusion.cache_clear()
