@@ -371,9 +371,9 @@ def _translation(assessments: Sequence[Assessment], fusion: Fusion) -> Match | N
         if a.evidence is None and a.match is None and a.candidate.story_id == best.story_id
     ]
     mine = model.logit({**features, "score_margin": 0.0, "cosine_margin": 0.0})
-    paragraphs = list(assessments[0].paragraphs)
+    paragraphs = assessments[0].paragraphs
     for member in own[:RIVALS_CHECKED]:
-        if mirrored_paragraphs(paragraphs, member.fingerprint.data.get("par") or []) >= MIRRORED:
+        if mirrored_paragraphs(paragraphs, member.fingerprint.data.get("par") or ()) >= MIRRORED:
             continue
         theirs = _pair_logit(member, best, fusion, frequencies)
         if theirs is not None and theirs - mine > MUTUAL_SLACK:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -278,7 +279,7 @@ def _spread(placed: list[tuple[float, float]]) -> float:
     return min(max(xs) - min(xs), max(ys) - min(ys))
 
 
-def mirrored_paragraphs(starts: list[float], other_starts: list[float]) -> float:
+def mirrored_paragraphs(starts: Sequence[float], other_starts: Sequence[float]) -> float:
     """Return how closely two texts' paragraphs line up: 1 for the same relative starts.
 
     0 for a different number of paragraphs, fewer than `MIN_PARAGRAPHS`, or
@@ -290,7 +291,7 @@ def mirrored_paragraphs(starts: list[float], other_starts: list[float]) -> float
     return max(0.0, 1.0 - worst / PARAGRAPH_TOLERANCE)
 
 
-def _paragraph_signals(starts: list[float], other_starts: list[float]) -> dict[str, float]:
+def _paragraph_signals(starts: Sequence[float], other_starts: Sequence[float]) -> dict[str, float]:
     """Return `mirrored`, and `unmirrored`: 1 when both have paragraphs that do not line up.
 
     A text posted without its paragraphs (fewer than `MIN_PARAGRAPHS`) is
