@@ -17,7 +17,7 @@ import argparse
 from collections import Counter
 from typing import Any
 
-from bench.eval import Doc, load_ntrex, load_wmt, run
+from bench.eval import Doc, flattened, load_ntrex, load_wmt, run
 from services.pipeline.dedup import MARGIN, passes_gates
 from services.pipeline.embedding import load_embedder
 from services.pipeline.fingerprint import fingerprint
@@ -26,7 +26,11 @@ from services.pipeline.language import detect_language
 from services.pipeline.normalize import RawDocument, normalize
 from services.pipeline.tag import tag
 
-LOADERS = {"ntrex": load_ntrex, "wmt": lambda: load_wmt()[0]}
+LOADERS = {
+    "ntrex": load_ntrex,
+    "ntrex-flat": lambda: flattened(load_ntrex()),
+    "wmt": lambda: load_wmt()[0],
+}
 
 
 def reason(

@@ -258,24 +258,46 @@ def conclude(
 def signals(assessments: Sequence[Assessment]) -> list[tuple[Candidate, dict[str, Any]]]:
     """Return each translation candidate with its signals (`fusion.FEATURES`) and evidence.
 
-    The margins compare a candidate with the best candidate of another story.
+    The margins compare a candidate with the best candidate of another
+    article: of another story, and without the candidate's paragraphs (a
+    translation of one original that ended in a story of its own is the
+    same article).
     """
     weighed = [(a.candidate, a.evidence) for a in assessments if a.evidence is not None]
+    by_score = sorted(weighed, key=lambda item: -float(item[1]["score"]))
+    by_cosine = sorted(
+        (item for item in weighed if item[1].get("cosine") is not None),
+        key=lambda item: -float(item[1]["cosine"]),
+    )
     found = []
     for candidate, evidence in weighed:
-        others = [e for c, e in weighed if c.story_id != candidate.story_id]
         features = dict(evidence["signals"])
-        best_score = max((float(e["score"]) for e in others), default=0.0)
+        best_score = _best_of_another_article(candidate, by_score, "score")
         features["score_margin"] = float(evidence["score"]) - best_score
         cosine = evidence.get("cosine")
         if cosine is not None:
-            best_cosine = max(
-                (float(e["cosine"]) for e in others if e.get("cosine") is not None), default=0.0
-            )
             features["cosine"] = float(cosine)
-            features["cosine_margin"] = float(cosine) - best_cosine
+            features["cosine_margin"] = float(cosine) - _best_of_another_article(
+                candidate, by_cosine, "cosine"
+            )
         found.append((candidate, {"features": features, "evidence": evidence}))
     return found
+
+
+def _best_of_another_article(
+    candidate: Candidate, ranked: Sequence[tuple[Candidate, dict[str, Any]]], key: str
+) -> float:
+    """Return the highest `key` of the candidates of another article, best first in `ranked`."""
+    for other, evidence in ranked:
+        if other.story_id != candidate.story_id and not _same_paragraphs(candidate, other):
+            return float(evidence[key])
+    return 0.0
+
+
+def _same_paragraphs(a: Candidate, b: Candidate) -> bool:
+    """Return whether two stored documents have as many paragraphs, starting at the same places."""
+    starts = a.fingerprint.data.get("par") or ()
+    return mirrored_paragraphs(starts, b.fingerprint.data.get("par") or ()) >= MIRRORED
 
 
 def passes_gates(features: dict[str, float], evidence: dict[str, Any]) -> bool:
@@ -328,11 +350,11 @@ def _translation(assessments: Sequence[Assessment], fusion: Fusion) -> Match | N
     """Return the most probable translation if it passes the gates, threshold and margin.
 
     A rival of another story that is itself the winner's article (a
-    translation of it that ended in a story of its own) is no rival. The
-    winner must also be mutually best: when its story holds a document in
-    the new document's language, the new one must fit the winner about as
-    well as that document does, unless the two have the same paragraphs
-    (two translations of one original).
+    translation of it that ended in a story of its own: `_one_article`) is
+    no rival. The winner must also be mutually best: when its story holds a
+    document in the new document's language, the new one must fit the
+    winner about as well as that document does, unless the two have the
+    same paragraphs (two translations of one original).
     """
     scored = []
     for candidate, found in signals(assessments):
@@ -357,10 +379,7 @@ def _translation(assessments: Sequence[Assessment], fusion: Fusion) -> Match | N
     for checked, rival in enumerate(rivals):
         if logit - rival[0] >= MARGIN:
             break
-        same = None
-        if checked < RIVALS_CHECKED:
-            same = _pair_logit(rival[1], best, fusion, frequencies)
-        if same is None or same < fusion.model(_both_vectors(rival[1], best)).logit_threshold:
+        if checked >= RIVALS_CHECKED or not _one_article(rival[1], best, fusion, frequencies):
             runner = rival
             break
     if runner is not None:
@@ -396,6 +415,18 @@ def _translation(assessments: Sequence[Assessment], fusion: Fusion) -> Match | N
 
 def _both_vectors(a: Candidate, b: Candidate) -> bool:
     return a.vector is not None and b.vector is not None
+
+
+def _one_article(a: Candidate, b: Candidate, fusion: Fusion, frequencies: Frequencies) -> bool:
+    """Return whether two stored documents of two stories are one article.
+
+    Either the pair passes as a translation, or the two have the same
+    paragraphs: as many, starting at the same places.
+    """
+    if _same_paragraphs(a, b):
+        return True
+    same = _pair_logit(a, b, fusion, frequencies)
+    return same is not None and same >= fusion.model(_both_vectors(a, b)).logit_threshold
 
 
 def _pair_logit(

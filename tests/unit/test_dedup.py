@@ -322,14 +322,27 @@ def test_a_document_its_story_matches_better_in_its_language_is_not_its_translat
 
 
 def test_a_rival_story_of_about_equal_weight_blocks_the_link() -> None:
+    # Posted without paragraphs, the original and its twin of another story
+    # cannot be told to be one article.
     fp = fingerprint_of(seed("001"), "ar")
-    twin = dataclasses.replace(candidate("000"), document_id="doc-twin", story_id="story-twin")
+    flat = " ".join(seed("000").split())
+    original = dataclasses.replace(candidate(flat, "en"), document_id="doc-000")
+    twin = dataclasses.replace(original, document_id="doc-twin", story_id="story-twin")
     twin_ar = dataclasses.replace(
         candidate("001"), document_id="doc-twin-ar", story_id="story-twin-ar"
     )
     # A document in the new one's own language is no translation rival.
-    assert decide(fp, "ar", None, [candidate("000"), twin_ar]) is not None
-    assert decide(fp, "ar", None, [candidate("000"), twin]) is None
+    assert decide(fp, "ar", None, [original, twin_ar]) is not None
+    assert decide(fp, "ar", None, [original, twin]) is None
+
+
+def test_a_rival_with_the_winners_paragraphs_is_the_same_article() -> None:
+    # The original's text in a story of its own (a translation of it that did
+    # not join) has its paragraphs: no rival.
+    fp = fingerprint_of(seed("001"), "ar")
+    twin = dataclasses.replace(candidate("000"), document_id="doc-twin", story_id="story-twin")
+    match = decide(fp, "ar", None, [candidate("000"), twin])
+    assert match is not None and match.relation == TRANSLATION
 
 
 def gate_case(**changes: object) -> tuple[dict[str, float], dict[str, object]]:
@@ -453,6 +466,13 @@ PARAGRAPHS_EN_B = (
     " over three kilometres, and the builder picked is the firm Avtoban."
 )
 
+PARAGRAPHS_DE = (
+    "Brücke über die Lena\n\nAm 14. März 2023 billigte die Regierung Jakutiens den Entwurf"
+    " einer Brücke über die Lena für 112 Milliarden Rubel.\n\nGouverneur Aisen Nikolajew sagte,"
+    " der Bau beginne 2024 und dauere 5 Jahre.\n\nDie Brücke wird 3250 Meter lang; als"
+    " Auftragnehmer wurde die Firma Avtoban gewählt."
+)
+
 
 def test_two_translations_of_one_original_with_its_paragraphs_are_mutually_best() -> None:
     # The original's story already holds one English translation; a second,
@@ -464,6 +484,27 @@ def test_two_translations_of_one_original_with_its_paragraphs_are_mutually_best(
     second = fingerprint_of(PARAGRAPHS_EN_B, "en")
     match = decide(second, "en", None, story, context=Context(vector))
     assert match is not None and match.document_id == "ru"
+
+
+def test_the_margins_are_over_another_article_not_the_same_one_in_another_story() -> None:
+    fp = fingerprint_of(PARAGRAPHS_EN, "en")
+    original = with_vector(short_candidate("ru", PARAGRAPHS_RU, "ru"), unit(1, 0.2))
+    sibling = with_vector(short_candidate("de", PARAGRAPHS_DE, "de"), unit(1, 0))
+    other = with_vector(short_candidate("ru-other", BRIEF_RU, "ru"), unit(1, 0))
+
+    def margins(*others: Candidate) -> tuple[float, float]:
+        found = signals(assess(fp, "en", None, [original, *others], context=Context(unit(1, 0))))
+        features = next(f["features"] for c, f in found if c.document_id == "ru")
+        return features["cosine_margin"], features["score_margin"]
+
+    assert (
+        mirrored_paragraphs(original.fingerprint.data["par"], sibling.fingerprint.data["par"])
+        >= 0.5
+    )
+    alone = margins()
+    assert margins(sibling) == pytest.approx(alone)
+    cosine_margin, _ = margins(other)
+    assert cosine_margin < 0 < alone[0]
 
 
 def test_the_gates_refuse_facts_in_one_passage_of_another_article() -> None:
