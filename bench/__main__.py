@@ -60,7 +60,6 @@ from services.supervisor import default_concurrency
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 # No API keys (open mode) and a rate limit the benchmark's client cannot reach.
-SERVICE_ENVIRONMENT = {"AUTH_MODE": "open", "RATE_LIMIT": "10000000/minute"}
 KB5 = 5 * 1024
 
 
@@ -157,7 +156,12 @@ def _service(
         scratch_database(base, tmp, "bench_service") as url,
         redis_database(os.environ.get("REDIS_URL"), tmp) as redis_url,
     ):
-        environ = {**os.environ, **SERVICE_ENVIRONMENT, "DATABASE_URL": url, "REDIS_URL": redis_url}
+        environ = {
+            **os.environ,
+            **stack.SERVICE_ENVIRONMENT,
+            "DATABASE_URL": url,
+            "REDIS_URL": redis_url,
+        }
         concurrency = args.concurrency or default_concurrency(url)
         with (
             stack.running(
@@ -202,7 +206,7 @@ def _faults(
     """Run the fault phase at half the sustained rate on a fresh database and Redis."""
     rate = max(1.0, e2e["steady_docs_per_s"] / 2)
     with scratch_database(os.environ.get("DATABASE_URL"), tmp, "faults") as url:
-        environ = {**os.environ, **SERVICE_ENVIRONMENT}
+        environ = {**os.environ, **stack.SERVICE_ENVIRONMENT}
         return faults.run(
             environ,
             faults.Load(rate, timing, seed=args.seed, first_document=1_000_000),
@@ -228,7 +232,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with scratch_database(base, tmp, "bench_scale") as scale_url:
             # The in-process app never sends a task, so the broker is not contacted.
             config = Config.from_env(
-                {**SERVICE_ENVIRONMENT, "DATABASE_URL": scale_url, "LOG_LEVEL": "WARNING"}
+                {**stack.SERVICE_ENVIRONMENT, "DATABASE_URL": scale_url, "LOG_LEVEL": "WARNING"}
             )
             factory = scale.sessions_for(scale_url)
             stored = scale.process_queued(factory, payloads[: settings.stage_documents])

@@ -53,6 +53,7 @@ story (a group's first document is its original).
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import itertools
 import json
@@ -61,7 +62,7 @@ import statistics
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -604,13 +605,16 @@ def _brief(evidence: dict[str, Any]) -> dict[str, Any]:
     return {k: evidence[k] for k in keep if k in evidence}
 
 
-def evaluate_set(name: str, embedder: Embedder | None) -> dict[str, Any]:
-    """Run one set with or without embeddings; return its scores."""
+Runner = Callable[[list[Doc]], list[Outcome]]
+
+
+def evaluate_set(name: str, run: Runner) -> dict[str, Any]:
+    """Feed one set through `run`; return its scores."""
     if name == "devset":
-        outcomes = run(load_devset(), embedder=embedder)
+        outcomes = run(load_devset())
         result = score(outcomes)
     elif name == "seeds":
-        outcomes = run(load_seeds(), embedder=embedder)
+        outcomes = run(load_seeds())
         result = score(outcomes)
         result["links"] = [
             [o.doc.id, o.match.document_id, o.match.relation, o.match.score]
@@ -618,21 +622,21 @@ def evaluate_set(name: str, embedder: Embedder | None) -> dict[str, Any]:
             if o.match
         ]
     elif name == "ntrex":
-        outcomes = run(load_ntrex(), embedder=embedder)
+        outcomes = run(load_ntrex())
         result = score(outcomes)
     elif name == "wmt":
         docs, pairs = load_wmt()
-        outcomes = run(docs, embedder=embedder)
+        outcomes = run(docs)
         result = score(outcomes)
         result["labelled_pairs"] = score_labelled_pairs(outcomes, pairs)
     elif name == "same-event":
         docs, pairs = load_same_event()
-        outcomes = run(docs, embedder=embedder)
+        outcomes = run(docs)
         result = score(outcomes)
         result["same_event"] = score_same_event(outcomes, pairs)
         result["related"] = score_related(outcomes, pairs)
     elif name in FLAT:
-        outcomes = run(flattened(FLAT[name]()), embedder=embedder)
+        outcomes = run(flattened(FLAT[name]()))
         result = score(outcomes)
     elif name == "orphans":
         docs, _ = load_wmt()
@@ -642,7 +646,7 @@ def evaluate_set(name: str, embedder: Embedder | None) -> dict[str, Any]:
         for parity in (0, 1):
             withheld = set(groups[parity::2])
             kept = [d for d in docs if not (d.lang == "ru" and d.group in withheld)]
-            scored = score(run(kept, embedder=embedder))
+            scored = score(run(kept))
             false_merges += scored["false_merges"]
             links += scored["translation_links"]
         return {
@@ -668,17 +672,24 @@ _PATHS = {
 }
 
 
-def evaluate(names: list[str], modes: list[str]) -> dict[str, Any]:
+def in_memory(mode: str) -> Runner:
+    """Return the runner of `mode` (`off`, or an EMBEDDINGS setting): `run`, in memory."""
+    return functools.partial(run, embedder=load_embedder(mode))
+
+
+def evaluate(
+    names: list[str], modes: list[str], runner: Callable[[str], Runner] = in_memory
+) -> dict[str, Any]:
     """Run the named sets in each mode (`off`, or an EMBEDDINGS setting); return their scores."""
     results: dict[str, Any] = {}
     for mode in modes:
-        embedder = load_embedder(mode)
+        run_mode = runner(mode)
         for name in names:
             folder = _PATHS.get(name)
             if folder is not None and not (folder / "docs.jsonl").exists():
                 results.setdefault(name, {})[mode] = {"skipped": f"{folder} not found"}
                 continue
-            results.setdefault(name, {})[mode] = evaluate_set(name, embedder)
+            results.setdefault(name, {})[mode] = evaluate_set(name, run_mode)
     return results
 
 
@@ -775,12 +786,17 @@ def _print_details(results: dict[str, Any], modes: list[str]) -> None:
                 print(f"seeds [{mode}]: links {result['links']}")
             if "timing_ms" in result:
                 t = result["timing_ms"]
-                print(
-                    f"{name:10} [{mode}] docs={result['documents']:<4}"
-                    f" false merges={result['false_merge_count']:<3}"
+                # Unmeasured through the service (`bench.live`).
+                timing = (
                     f" fingerprint median {t['fingerprint_median']:.2f} ms"
                     f"  decide median {t['decide_median']:.2f} ms"
                     f"  candidates mean {t['candidates_mean']}"
+                    if t["candidates_max"]
+                    else ""
+                )
+                print(
+                    f"{name:10} [{mode}] docs={result['documents']:<4}"
+                    f" false merges={result['false_merge_count']:<3}{timing}"
                 )
             wmt = result.get("labelled_pairs")
             if wmt:
@@ -791,11 +807,13 @@ def _print_details(results: dict[str, Any], modes: list[str]) -> None:
                     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    runner: Callable[[str], Runner] = in_memory,
+    prog: str = "python -m bench.eval",
+) -> int:
     """Run the evaluation; print a table, or JSON with --json."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.eval", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
         "--set", action="append", choices=SETS, help="evaluate only this set (repeatable)"
@@ -807,7 +825,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     modes = args.modes.split(",")
-    results = evaluate(args.set or SETS, modes)
+    results = evaluate(args.set or SETS, modes, runner)
     if args.json:
         json.dump(results, sys.stdout, ensure_ascii=False, indent=2)
         print()
