@@ -35,11 +35,29 @@ def facts_of(text: str, language: str) -> set[str]:
         ("fa", "رأی‌گیری در ۶ اکتبر ۲۰۱۸ هزینه ۲۵۰ میلیون دلار، ۳٫۵٪، ۱۲٬۵۰۰ نفر."),
         ("ar", "التصويت في 6 أكتوبر 2018 كلف 250 مليون دولار، 3.5%، 12,500 شخص."),
         ("he", "ההצבעה ב-6 באוקטובר 2018 עלתה 250 מיליון דולר, 3.5%, 12,500 איש."),
+        ("bn", "২০১৮ সালের ৬ অক্টোবর ভোটে ২৫০ মিলিয়ন ডলার, ৩.৫ শতাংশ, ১২,৫০০ জন।"),
+        ("ur", "6 اکتوبر 2018 کو ووٹنگ پر 25 کروڑ ڈالر، 3.5 فیصد، 12,500 افراد۔"),
+        ("uk", "Голосування 6 жовтня 2018 року коштувало 250 мільйонів доларів, 3,5%, 12 500."),
+        ("tr", "6 Ekim 2018'deki oylama 250 milyon dolara, yüzde 3,5'e, 12.500 kişiye mal oldu."),
     ],
 )
 def test_a_translation_states_the_originals_dates_and_numbers(language: str, text: str) -> None:
     assert facts_of(ENGLISH, "en") >= KEYS
     assert facts_of(text, language) >= KEYS
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("en", "The budget is 2.5 billion dollars."),
+        ("hi", "बजट 2.5 अरब डॉलर है।"),
+        ("ur", "بجٹ 2.5 ارب ڈالر ہے۔"),
+        ("bn", "বাজেট ২.৫ বিলিয়ন ডলার।"),
+        ("uk", "Бюджет становить 2,5 мільярда доларів."),
+    ],
+)
+def test_a_billion_scales_the_number_in_every_language(language: str, text: str) -> None:
+    assert "n:2500000000" in facts_of(text, language)
 
 
 def test_cjk_numbers_in_parts_add_up() -> None:
