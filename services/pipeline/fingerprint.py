@@ -76,7 +76,8 @@ from services.pipeline.tag import Tag
 
 # 4: l and r as one letter; Greek, kana and Hangul repairs of the skeleton.
 # 5: kana keep their voicing marks; a hyphenated name's second word is a name.
-# 6: Bengali and Urdu month names; Bengali, Urdu, Hindi and Ukrainian number words.
+# 6: Bengali and Urdu month names; Bengali, Urdu, Hindi and Ukrainian number words;
+#    Greek ordinal days (6ης Οκτωβρίου).
 DATA_VERSION = 6
 
 
