@@ -221,9 +221,9 @@ def record_resent(count: int) -> None:
     metrics().resent.inc(count)
 
 
-def record_source(site: str) -> None:
-    """Count a document accepted from a site (`services.sites.site_label`, as `no_article`)."""
-    metrics().source_documents.labels(source=site).inc()
+def record_source(site: str, count: int = 1) -> None:
+    """Count documents accepted from a site (`services.sites.site_label`, as `no_article`)."""
+    metrics().source_documents.labels(source=site).inc(count)
 
 
 def _on_task_retry(sender: Any = None, **_: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from tld import get_fld
 
 UNKNOWN_SITE = "unknown"
@@ -19,7 +21,22 @@ def site_label(url: str | None, source: str | None) -> str:
     for value in (url, source):
         if not value:
             continue
-        domain = get_fld(value.strip().lower(), fail_silently=True, fix_protocol=True)
+        domain = _registered_domain(_host(value))
         if domain:
-            return str(domain)
+            return domain
     return UNKNOWN_SITE
+
+
+def _host(value: str) -> str:
+    """Return the host part of a URL or of a bare domain, lower-cased."""
+    rest = value.strip().lower().split("://", 1)[-1]
+    for end in "/?#":
+        rest = rest.split(end, 1)[0]
+    return rest.rsplit("@", 1)[-1].split(":", 1)[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _registered_domain(host: str) -> str | None:
+    """Return the host's registered domain, once per host: a batch often comes from one site."""
+    domain = get_fld(host, fail_silently=True, fix_protocol=True)
+    return str(domain) if domain else None

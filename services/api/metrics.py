@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,6 +72,7 @@ def record_intake(endpoint: str, status: int, body: Any, submitted: Any = None) 
     found.repeated.inc(int(body.get("repeated") or 0))
     items = submitted.get("documents") if isinstance(submitted, Mapping) else []
     items = items if isinstance(items, list) else []
+    sites: Counter[str] = Counter()
     for item in body.get("results") or ():
         if not isinstance(item, Mapping):
             continue
@@ -78,10 +80,10 @@ def record_intake(endpoint: str, status: int, body: Any, submitted: Any = None) 
             found.rejected.labels(reason=rejection_reason(int(item["status"]))).inc()
         elif int(item.get("status") or 0) == 202:
             index = item.get("index")
-            if isinstance(index, int) and 0 <= index < len(items):
-                metrics.record_source(_site(items[index]))
-            else:
-                metrics.record_source(UNKNOWN_SITE)
+            valid = isinstance(index, int) and 0 <= index < len(items)
+            sites[_site(items[index]) if valid else UNKNOWN_SITE] += 1
+    for site, count in sorted(sites.items()):
+        metrics.record_source(site, count)
 
 
 def _site(document: Any) -> str:
