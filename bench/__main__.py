@@ -59,7 +59,6 @@ from services.storage.scratch import scratch_database
 from services.supervisor import default_concurrency
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-# No API keys (open mode) and a rate limit the benchmark's client cannot reach.
 KB5 = 5 * 1024
 
 

@@ -608,13 +608,13 @@ def _brief(evidence: dict[str, Any]) -> dict[str, Any]:
 Runner = Callable[[list[Doc]], list[Outcome]]
 
 
-def evaluate_set(name: str, run: Runner) -> dict[str, Any]:
-    """Feed one set through `run`; return its scores."""
+def evaluate_set(name: str, feed: Runner) -> dict[str, Any]:
+    """Feed one set through `feed` (`run`, in memory, or the service); return its scores."""
     if name == "devset":
-        outcomes = run(load_devset())
+        outcomes = feed(load_devset())
         result = score(outcomes)
     elif name == "seeds":
-        outcomes = run(load_seeds())
+        outcomes = feed(load_seeds())
         result = score(outcomes)
         result["links"] = [
             [o.doc.id, o.match.document_id, o.match.relation, o.match.score]
@@ -622,21 +622,21 @@ def evaluate_set(name: str, run: Runner) -> dict[str, Any]:
             if o.match
         ]
     elif name == "ntrex":
-        outcomes = run(load_ntrex())
+        outcomes = feed(load_ntrex())
         result = score(outcomes)
     elif name == "wmt":
         docs, pairs = load_wmt()
-        outcomes = run(docs)
+        outcomes = feed(docs)
         result = score(outcomes)
         result["labelled_pairs"] = score_labelled_pairs(outcomes, pairs)
     elif name == "same-event":
         docs, pairs = load_same_event()
-        outcomes = run(docs)
+        outcomes = feed(docs)
         result = score(outcomes)
         result["same_event"] = score_same_event(outcomes, pairs)
         result["related"] = score_related(outcomes, pairs)
     elif name in FLAT:
-        outcomes = run(flattened(FLAT[name]()))
+        outcomes = feed(flattened(FLAT[name]()))
         result = score(outcomes)
     elif name == "orphans":
         docs, _ = load_wmt()
@@ -646,7 +646,7 @@ def evaluate_set(name: str, run: Runner) -> dict[str, Any]:
         for parity in (0, 1):
             withheld = set(groups[parity::2])
             kept = [d for d in docs if not (d.lang == "ru" and d.group in withheld)]
-            scored = score(run(kept))
+            scored = score(feed(kept))
             false_merges += scored["false_merges"]
             links += scored["translation_links"]
         return {
@@ -683,13 +683,13 @@ def evaluate(
     """Run the named sets in each mode (`off`, or an EMBEDDINGS setting); return their scores."""
     results: dict[str, Any] = {}
     for mode in modes:
-        run_mode = runner(mode)
+        feed = runner(mode)
         for name in names:
             folder = _PATHS.get(name)
             if folder is not None and not (folder / "docs.jsonl").exists():
                 results.setdefault(name, {})[mode] = {"skipped": f"{folder} not found"}
                 continue
-            results.setdefault(name, {})[mode] = evaluate_set(name, run_mode)
+            results.setdefault(name, {})[mode] = evaluate_set(name, feed)
     return results
 
 
