@@ -80,8 +80,10 @@ def record_intake(endpoint: str, status: int, body: Any, submitted: Any = None) 
             found.rejected.labels(reason=rejection_reason(int(item["status"]))).inc()
         elif int(item.get("status") or 0) == 202:
             index = item.get("index")
-            valid = isinstance(index, int) and 0 <= index < len(items)
-            sites[_site(items[index]) if valid else UNKNOWN_SITE] += 1
+            if isinstance(index, int) and 0 <= index < len(items):
+                sites[_site(items[index])] += 1
+            else:
+                sites[UNKNOWN_SITE] += 1
     for site, count in sorted(sites.items()):
         metrics.record_source(site, count)
 
