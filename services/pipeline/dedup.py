@@ -289,15 +289,18 @@ def _best_of_another_article(
 ) -> float:
     """Return the highest `key` of the candidates of another article, best first in `ranked`."""
     for other, evidence in ranked:
-        if other.story_id != candidate.story_id and not _same_paragraphs(candidate, other):
+        if other.story_id != candidate.story_id and not _same_paragraphs(_starts(candidate), other):
             return float(evidence[key])
     return 0.0
 
 
-def _same_paragraphs(a: Candidate, b: Candidate) -> bool:
-    """Return whether two stored documents have as many paragraphs, starting at the same places."""
-    starts = a.fingerprint.data.get("par") or ()
-    return mirrored_paragraphs(starts, b.fingerprint.data.get("par") or ()) >= MIRRORED
+def _starts(candidate: Candidate) -> Sequence[float]:
+    return candidate.fingerprint.data.get("par") or ()
+
+
+def _same_paragraphs(starts: Sequence[float], other: Candidate) -> bool:
+    """Return whether `other` has as many paragraphs as `starts`, starting at the same places."""
+    return mirrored_paragraphs(starts, _starts(other)) >= MIRRORED
 
 
 def passes_gates(features: dict[str, float], evidence: dict[str, Any]) -> bool:
@@ -392,7 +395,7 @@ def _translation(assessments: Sequence[Assessment], fusion: Fusion) -> Match | N
     mine = model.logit({**features, "score_margin": 0.0, "cosine_margin": 0.0})
     paragraphs = assessments[0].paragraphs
     for member in own[:RIVALS_CHECKED]:
-        if mirrored_paragraphs(paragraphs, member.fingerprint.data.get("par") or ()) >= MIRRORED:
+        if _same_paragraphs(paragraphs, member):
             continue
         theirs = _pair_logit(member, best, fusion, frequencies)
         if theirs is not None and theirs - mine > MUTUAL_SLACK:
@@ -423,7 +426,7 @@ def _one_article(a: Candidate, b: Candidate, fusion: Fusion, frequencies: Freque
     Either the pair passes as a translation, or the two have the same
     paragraphs: as many, starting at the same places.
     """
-    if _same_paragraphs(a, b):
+    if _same_paragraphs(_starts(a), b):
         return True
     same = _pair_logit(a, b, fusion, frequencies)
     return same is not None and same >= fusion.model(_both_vectors(a, b)).logit_threshold
