@@ -8,11 +8,11 @@ import flask
 import redis
 from flask import Response, render_template
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.dashboard import DashboardSummary
 from services import metrics, timings
 from services.api import resources
+from services.api.body import Blueprint
 from services.queue import QUEUE
 from services.storage import activity
 from services.storage.models import Document, utcnow

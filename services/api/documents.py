@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from schemas.documents import DocumentAccepted, DocumentOut, DocumentQuery
 from services.api import resources
 from services.api.auth import ADMIN, READ, requires
+from services.api.body import Blueprint
 from services.api.problems import abort
 from services.storage import documents
 

@@ -10,11 +10,11 @@ from urllib.parse import urlencode
 
 from flask import Response, json, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from schemas.feed import FeedPage, FeedQuery, TagList, TagsQuery
 from services.api import resources
+from services.api.body import Blueprint
 from services.api.problems import abort
 from services.feeds import formats, items
 from services.feeds.cursor import decode_cursor, encode_cursor

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from services.api import resources
+from services.api.body import Blueprint
 from services.api.problems import abort
 from services.storage.db import ping
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from flask import Response, request, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from schemas.documents import BatchIn, BatchResult, DocumentAccepted, DocumentIn
 from services.api import resources
 from services.api.auth import INGEST, requires
+from services.api.body import Blueprint
 from services.api.problems import abort, flatten, problem
 from services.storage import documents
 

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services import metrics
 from services.api import resources
+from services.api.body import json_body
 from services.api.problems import PROBLEM_TYPES
 from services.queue import QUEUE
 from services.sites import UNKNOWN_SITE, site_label
@@ -42,8 +43,8 @@ def _count(response: Response) -> Response:
     if endpoint.startswith("intake."):
         status = response.status_code
         body = response.get_json(silent=True) if endpoint == "intake.Batch" else None
-        # Only a body the view accepted, and so already parsed, is read again.
-        submitted = request.get_json(silent=True) if status in (200, 202) else None
+        # Only a body the view accepted, and so already parsed.
+        submitted = json_body() if status in (200, 202) else None
         record_intake(endpoint, status, body, submitted)
     elif request.path.startswith("/v1/feed"):
         rule = request.url_rule.rule if request.url_rule is not None else "unmatched"

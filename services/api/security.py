@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -26,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.wrappers import Response
 
 from services.api import auth, resources
+from services.api.body import json_body
 from services.api.problems import OWN_RETRY_AFTER, problem
 from services.config import Config
 
@@ -162,9 +162,7 @@ def _check_input() -> Response | None:
         return None
     limit = resources.resources().config.max_json_depth
     try:
-        # Strict UTF-8, as the views' parser decodes: json.loads on bytes would let
-        # an encoded surrogate through.
-        body = json.loads(request.get_data(cache=True).decode("utf-8"))
+        body = json_body()
         depth = json_depth(body, limit)
     except RecursionError:
         depth = limit + 1

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
 from schemas.stories import RelatedList, StoryOut
 from services.api import resources
 from services.api.auth import READ, requires
+from services.api.body import Blueprint
 from services.api.problems import abort
 from services.storage import stories
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, RAISE
 
 from schemas.feed import StreamHeaders, StreamQuery
 from services.api import resources
+from services.api.body import Blueprint
 from services.api.feed import position
 from services.api.resources import Resources
 from services.feeds import items, nudge, stream

@@ -6,7 +6,6 @@ from typing import Any, NoReturn
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from schemas.webhooks import (
@@ -20,6 +19,7 @@ from schemas.webhooks import (
 )
 from services import webhooks as delivery
 from services.api import resources
+from services.api.body import Blueprint
 from services.api.feed import position
 from services.api.problems import abort
 from services.feeds import items

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +18,14 @@ from services.config import Config
 from services.storage.models import Document
 
 PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def threaded_app(config: Config, request: pytest.FixtureRequest) -> Flask:
+    """An app of the test's own, for clients in several threads at once."""
+    app = create_app(config)
+    request.addfinalizer(app.extensions["ingest"].engine.dispose)
+    return app
 
 
 def _count(sessions: sessionmaker[Session]) -> int:
@@ -55,17 +66,12 @@ def test_same_source_and_external_id_returns_the_first_id(client: FlaskClient) -
 
 
 def test_racing_repeats_store_one_document(
-    config: Config,
-    sessions: sessionmaker[Session],
-    auth_headers: dict[str, str],
-    request: pytest.FixtureRequest,
+    threaded_app: Flask, sessions: sessionmaker[Session], auth_headers: dict[str, str]
 ) -> None:
-    app = create_app(config)
-    request.addfinalizer(app.extensions["ingest"].engine.dispose)
     body = {"content": "raced text", "source": "race", "external_id": "r-1"}
 
     def post(_: int) -> tuple[int, str]:
-        with app.test_client() as client:
+        with threaded_app.test_client() as client:
             response = client.post("/v1/documents", json=body, headers=auth_headers)
             return response.status_code, response.json["id"]
 
@@ -137,6 +143,78 @@ def test_batch_reports_each_item(client: FlaskClient, sessions: sessionmaker[Ses
     assert results[1]["problem"]["errors"][0]["field"] == "json.documents.1.content"
     assert (response.json["accepted"], response.json["repeated"]) == (2, 1)
     assert _count(sessions) == 2
+
+
+def test_batch_repeating_stored_documents_returns_the_first_ids(
+    client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
+    stored = client.post(
+        "/v1/documents", json={"content": "first", "source": "s", "external_id": "1"}
+    )
+    documents = [
+        {"content": "new", "source": "s", "external_id": "2"},
+        {"content": "first again", "source": "s", "external_id": "1"},
+        {"content": "no key"},
+        {"content": "new again", "source": "s", "external_id": "2"},
+        {"content": "same id, other source", "source": "t", "external_id": "1"},
+    ]
+    response = client.post("/v1/documents/batch", json={"documents": documents})
+    results = response.json["results"]
+    assert [item["status"] for item in results] == [202, 200, 202, 200, 202]
+    assert results[1]["id"] == stored.json["id"]
+    assert results[3]["id"] == results[0]["id"]
+    assert len({item["id"] for item in results}) == 4
+    assert (response.json["accepted"], response.json["repeated"]) == (3, 2)
+    assert _count(sessions) == 4
+
+
+def test_racing_batches_store_each_document_once(
+    threaded_app: Flask, sessions: sessionmaker[Session], auth_headers: dict[str, str]
+) -> None:
+    count = 100
+    documents = [
+        {"content": f"raced text {n}", "source": "race", "external_id": f"r-{n}"}
+        for n in range(count)
+    ]
+
+    def post(number: int) -> dict[int, dict[str, Any]]:
+        # Each client sends the same documents in another order, half of them reversed.
+        order = [(n + 7 * number) % count for n in range(count)]
+        if number % 2:
+            order.reverse()
+        with threaded_app.test_client() as client:
+            response = client.post(
+                "/v1/documents/batch",
+                json={"documents": [documents[n] for n in order]},
+                headers=auth_headers,
+            )
+        assert response.status_code == 200
+        return {order[item["index"]]: item for item in response.json["results"]}
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(post, range(12)))
+    for number in range(count):
+        items = [answer[number] for answer in answers]
+        assert len({item["id"] for item in items}) == 1
+        assert [item["status"] for item in items].count(202) == 1
+    assert _count(sessions) == count
+
+
+def test_a_batch_body_is_parsed_once(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = json.dumps({"documents": [{"content": f"text {n}"} for n in range(20)]})
+    parses: list[str] = []
+    loads = json.loads
+
+    def counting(text: Any, **kwargs: Any) -> Any:
+        parses.append(text)
+        return loads(text, **kwargs)
+
+    monkeypatch.setattr(json, "loads", counting)
+    response = client.post("/v1/documents/batch", data=body, content_type="application/json")
+    monkeypatch.undo()
+    assert response.status_code == 200
+    assert response.json["accepted"] == 20
+    assert parses.count(body) == 1
 
 
 def test_batch_over_the_item_limit_is_rejected(client: FlaskClient) -> None:
