@@ -147,9 +147,11 @@ def _warm(**_: Any) -> None:
     # In the main worker process, before the pool forks: every pool process
     # starts with the pipeline's data loaded instead of loading it on its
     # first document.
+    from services import sites
     from services.pipeline.analyze import warm
 
     warm()
+    sites.warm()
 
 
 def send(celery: Celery, task_name: str, items: Iterable[T]) -> list[T]:

@@ -40,3 +40,8 @@ def _registered_domain(host: str) -> str | None:
     """Return the host's registered domain, once per host: a batch often comes from one site."""
     domain = get_fld(host, fail_silently=True, fix_protocol=True)
     return str(domain) if domain else None
+
+
+def warm() -> None:
+    """Load the Public Suffix List (some 30 ms) now, not while a request waits."""
+    _registered_domain("example.com")

@@ -58,7 +58,7 @@ def init_app(app: Flask, config: Config) -> Limiter:
         application_limits_exempt_when=_exempt,
         storage_uri=config.redis_url,
         storage_options={"socket_connect_timeout": 1, "socket_timeout": 2},
-        strategy="fixed-window",
+        strategy="sliding-window-counter",
         headers_enabled=True,
         swallow_errors=True,
         in_memory_fallback_enabled=True,

@@ -63,10 +63,13 @@ class Sender:
             return
         with self._changed:
             self._start()
-            if not self._waiting:
+            first = not self._waiting
+            if first:
                 self._first_at = time.monotonic()
             self._waiting += ids
-            self._changed.notify_all()
+            # Otherwise the thread already waits until the first id's linger is up.
+            if first or len(self._waiting) >= processing.BATCH:
+                self._changed.notify_all()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every id handed over so far was sent (or failed to be); False on timeout."""
