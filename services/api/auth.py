@@ -157,7 +157,8 @@ def _check_access() -> Response | None:
             "Too many bad or revoked API keys from this address; try again later.",
             headers={"Retry-After": str(retry_after)},
         )
-    with resources.resources().sessions() as session:
+    # A read: on SQLite it must not wait for the write lock a worker holds.
+    with resources.resources().read_sessions() as session:
         key = keys.authenticate(session, match.group(1))
         granted = keys.scopes_of(key) if key is not None else frozenset()
         prefix = key.prefix if key is not None else None

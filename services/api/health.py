@@ -46,7 +46,7 @@ class Ready(MethodView):
 
 
 def _check_database() -> str:
-    session = resources.resources().sessions()
+    session = resources.resources().read_sessions()
     try:
         ping(session)
         return "ok"

@@ -28,7 +28,7 @@ def scrape() -> Response:
     """
     found = resources.resources()
     backlog = metrics.BacklogCollector(
-        found.sessions,
+        found.read_sessions,
         metrics.redis_client(found.config.redis_url),
         QUEUE,
         heartbeat_seconds=found.config.worker_heartbeat_seconds,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from seeds.load import API_KEY_FILE, api_key
 from services.__main__ import main
 from services.app import create_app
 from services.config import Config
-from services.storage import keys
+from services.storage import documents, keys
 from services.storage.models import ApiKey
 from services.supervisor import ensure_local_key
 
@@ -277,3 +278,17 @@ def test_repeated_bad_tokens_from_one_address_get_429_and_good_keys_elsewhere_do
     assert working.get("/v1/feed", headers=good).status_code == 200
     assert working.post("/v1/documents", json=DOCUMENT, headers=good).status_code == 202
     assert working.get("/v1/feed", headers=bad).status_code == 401
+
+
+def test_requests_are_answered_while_a_write_is_open(
+    client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
+    # A worker's write transaction, held open: on SQLite it holds the
+    # database's one write lock. A key check, readiness and the backlog only read.
+    paths = ["/v1/feed", "/readyz", "/metrics"]
+    with sessions() as writer, ThreadPoolExecutor(len(paths)) as pool:
+        documents.accept(writer, {"content": "A document being written."})
+        answers = [pool.submit(client.application.test_client().get, path) for path in paths]
+        statuses = [answer.result(timeout=10).status_code for answer in answers]
+        writer.rollback()
+    assert statuses == [200, 200, 200]
