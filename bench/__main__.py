@@ -15,9 +15,10 @@ Runs, in order, on one generated corpus (bench/corpus.py):
    database and Redis database number, driven over HTTP only: sustained
    rate (seen on the live feed stream, with the CPU each process used),
    latency at half that rate, intake by single POSTs and by batches, peak
-   memory of every process (bench/load.py, bench/stack.py). The pool's rate
-   is measured once more right after the sustained run, and the ratio of
-   end to end to the limit uses the mean of the two.
+   memory of every process (bench/load.py, bench/stack.py). The pool is
+   measured once more right after the sustained run; the ratio of end to
+   end to the limit, and the worker's own CPU per document, use the mean of
+   the two.
 
 4. with --faults (the default in full mode), the fault phase at half the
    sustained rate: a worker SIGKILLed, Redis stopped for 10 s, the database
@@ -140,12 +141,15 @@ def _with_ids(payloads: list[dict[str, Any]], tag: str) -> list[dict[str, Any]]:
 
 
 def _service(
-    settings: Settings, args: argparse.Namespace, tmp: Path, limit_again: Callable[[], float]
+    settings: Settings,
+    args: argparse.Namespace,
+    tmp: Path,
+    limit_again: Callable[[], tuple[float, float]],
 ) -> dict[str, Any]:
     """Start the service, drive it over HTTP, stop it; return its figures.
 
     `limit_again` measures the in-process limit once more, right after the
-    sustained run, with the service idle.
+    sustained run, with the service idle: documents/s and CPU ms a document.
     """
     count = settings.sustained_documents
     payloads = [article(args.seed, i).payload for i in range(count)]
@@ -177,7 +181,7 @@ def _service(
             e2e = load.sustained(service.url, watcher, payloads, timeout=600)
             after = service.memory.cpu_seconds()
             e2e["cpu_seconds"] = {name: after[name] - before.get(name, 0.0) for name in after}
-            e2e["limit_after_docs_per_s"] = limit_again()
+            e2e["limit_after"] = limit_again()
             e2e["worker_processes"] = concurrency
             rate = args.latency_rate or max(1.0, e2e["steady_docs_per_s"] / 2)
             fresh = range(count, count + max(10, round(rate * settings.latency_seconds)))
@@ -250,7 +254,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         measured = limit.measure(payloads, settings.single_core_documents, pool, cores)
         stage_seconds = measured.pop("stage_seconds")
         phases["limit"] = time.monotonic() - started - sum(phases.values())
-        service = _service(settings, args, tmp, lambda: limit.on_pool(payloads, pool, cores)[0])
+        service = _service(settings, args, tmp, lambda: _pool_figures(payloads, pool, cores))
         phases["service"] = time.monotonic() - started - sum(phases.values())
         fault_figures = None
         if settings.faults is not None and (
@@ -259,11 +263,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             fault_figures = _faults(settings.faults, args, tmp, service["end_to_end"])
             phases["faults"] = time.monotonic() - started - sum(phases.values())
     e2e = service["end_to_end"]
+    # The pool's figures are the mean of its runs before and after.
+    after_docs_per_s, after_cpu_ms = e2e.pop("limit_after")
     measured["total_before_docs_per_s"] = measured["total_docs_per_s"]
-    measured["total_after_docs_per_s"] = e2e.pop("limit_after_docs_per_s")
-    measured["total_docs_per_s"] = (
-        measured["total_before_docs_per_s"] + measured["total_after_docs_per_s"]
-    ) / 2
+    measured["total_after_docs_per_s"] = after_docs_per_s
+    measured["total_docs_per_s"] = (measured["total_docs_per_s"] + after_docs_per_s) / 2
+    measured["cpu_before_ms_per_doc"] = measured["cpu_ms_per_doc"]
+    measured["cpu_after_ms_per_doc"] = after_cpu_ms
+    measured["cpu_ms_per_doc"] = (measured["cpu_ms_per_doc"] + after_cpu_ms) / 2
     e2e["ratio_to_limit"] = e2e["steady_docs_per_s"] / measured["total_docs_per_s"]
     for stage in ("deduplicate", "store"):
         stage_seconds[stage] = stored.get(stage, [])
@@ -353,6 +360,12 @@ def _targets(
 def _largest(entry: dict[str, Any]) -> float:
     """Return the largest RSS in MB among a service's main process and children."""
     return max([entry.get("main_mb") or 0.0, *(c["mb"] for c in entry.get("children_mb", []))])
+
+
+def _pool_figures(payloads: list[dict[str, Any]], pool: Any, cores: int) -> tuple[float, float]:
+    """Return the pool's documents/s and CPU ms a document (`limit.on_pool`)."""
+    docs_per_s, _, cpu_ms = limit.on_pool(payloads, pool, cores)
+    return docs_per_s, cpu_ms
 
 
 def _worker_overhead(results: dict[str, Any]) -> float:

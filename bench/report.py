@@ -120,8 +120,11 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         ("end to end, docs/s (all, incl. ramp)", _number(e2e["docs_per_s"])),
         ("end to end / limit", _number(e2e["ratio_to_limit"])),
         (
-            f"limit, CPU ms per document (in-process, on {limit['processes']} processes)",
-            _number(limit["cpu_ms_per_doc"]),
+            f"limit, CPU ms per document (in-process, on {limit['processes']} processes; "
+            "mean; before / after)",
+            f"{_number(limit['cpu_ms_per_doc'])}; "
+            f"{_number(limit['cpu_before_ms_per_doc'])} / "
+            f"{_number(limit['cpu_after_ms_per_doc'])}",
         ),
         (
             "end to end, CPU ms per document: " + " / ".join(e2e["cpu_seconds"]),

@@ -51,6 +51,8 @@ def test_quick_bench_writes_valid_results(tmp_path: Path) -> None:
     )
     mean = (limit["total_before_docs_per_s"] + limit["total_after_docs_per_s"]) / 2
     assert limit["total_docs_per_s"] == pytest.approx(mean, abs=0.01)  # figures are rounded
+    mean_cpu = (limit["cpu_before_ms_per_doc"] + limit["cpu_after_ms_per_doc"]) / 2
+    assert limit["cpu_ms_per_doc"] == pytest.approx(mean_cpu, abs=0.01)
     assert {"p50_ms", "p95_ms", "p99_ms"} <= results["latency"].keys()
     assert {"single", "batch"} <= results["intake"].keys()
     stages = {"normalize", "language", "tag", "fingerprint", "deduplicate", "store"}
