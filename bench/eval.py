@@ -86,7 +86,13 @@ from services.pipeline.fingerprint import Fingerprint, fingerprint
 from services.pipeline.language import detect_language
 from services.pipeline.normalize import Normalized, RawDocument, matching_form, normalize
 from services.pipeline.quality import assess_quality
-from services.pipeline.related import RelatedLink, Signals, find_related, related_signals
+from services.pipeline.related import (
+    RelatedLink,
+    Signals,
+    choose_links,
+    load_related,
+    related_signals,
+)
 from services.pipeline.specificity import Frequencies, fact_keys
 from services.pipeline.tag import tag
 from services.storage.index import POSTINGS_PER_KEY
@@ -250,7 +256,8 @@ def run(
             cosines = {
                 c.document_id: float(vector @ c.vector) for c in weighed if c.vector is not None
             }
-        related = find_related(
+        # As `find_related` does, keeping the signals for `bench.fit_related`.
+        found = related_signals(
             fp,
             normalized.published_at,
             weighed,
@@ -258,20 +265,9 @@ def run(
             cosines=cosines,
             frequencies=frequencies,
         )
+        related = choose_links(found, load_related())
         if collect_related is not None:
-            collect_related.append(
-                (
-                    doc,
-                    related_signals(
-                        fp,
-                        normalized.published_at,
-                        weighed,
-                        story_id=story,
-                        cosines=cosines,
-                        frequencies=frequencies,
-                    ),
-                )
-            )
+            collect_related.append((doc, found))
         index.add(Candidate(doc.id, story, language, normalized.published_at, fp, vector))
         counts.update(fact_keys(fp.data.get("ev") or {}))
         counts["*"] += 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -73,24 +73,33 @@ class Fusion:
         return self.embeddings if with_cosine else self.offline
 
 
-def parse_fusion(text: str) -> Fusion:
-    """Build a Fusion from the text of a fusion.toml file."""
+def parse_fusion(text: str, features: Mapping[str, Sequence[str]] = FEATURES) -> Fusion:
+    """Build a Fusion from the text of a TOML file of two models (`format_fusion`).
+
+    `features`: each model's feature names (this module's by default); the
+    file must give a weight for each.
+    """
     raw = tomllib.loads(text)
     models = []
     for name in (OFFLINE, EMBEDDINGS):
         section = raw[name]
-        weights = {k: float(section["weights"][k]) for k in FEATURES[name]}
+        weights = {k: float(section["weights"][k]) for k in features[name]}
         models.append(
             Model(name, float(section["intercept"]), weights, float(section["threshold"]))
         )
     return Fusion(*models)
 
 
+def read_packaged(filename: str, features: Mapping[str, Sequence[str]] = FEATURES) -> Fusion:
+    """Read a Fusion from a file packaged beside this module."""
+    path = resources.files("services.pipeline") / filename
+    return parse_fusion(path.read_text(encoding="utf-8"), features)
+
+
 @functools.cache
 def load_fusion() -> Fusion:
     """Read the packaged fusion.toml once per process."""
-    path = resources.files("services.pipeline") / "fusion.toml"
-    return parse_fusion(path.read_text(encoding="utf-8"))
+    return read_packaged("fusion.toml")
 
 
 def format_fusion(fusion: Fusion, header: str) -> str:

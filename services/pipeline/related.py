@@ -32,17 +32,22 @@ from __future__ import annotations
 
 import functools
 import math
-import tomllib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from importlib import resources
 from typing import Any
 
 from services.pipeline.dedup import Candidate
 from services.pipeline.fingerprint import Fingerprint
-from services.pipeline.fusion import EMBEDDINGS, OFFLINE, Fusion, Model
+from services.pipeline.fusion import (
+    EMBEDDINGS,
+    OFFLINE,
+    Fusion,
+    Model,
+    parse_fusion,
+    read_packaged,
+)
 from services.pipeline.matching.evidence import evidence_weight
 from services.pipeline.matching.score import Side
 from services.pipeline.specificity import NO_FREQUENCIES, Frequencies, fact_weight, reference_date
@@ -92,22 +97,13 @@ class _Prepared:
 
 def parse_related(text: str) -> Fusion:
     """Build the two related-coverage models from the text of a related.toml file."""
-    raw = tomllib.loads(text)
-    models = []
-    for name in (OFFLINE, EMBEDDINGS):
-        section = raw[name]
-        weights = {k: float(section["weights"][k]) for k in FEATURES[name]}
-        models.append(
-            Model(name, float(section["intercept"]), weights, float(section["threshold"]))
-        )
-    return Fusion(*models)
+    return parse_fusion(text, FEATURES)
 
 
 @functools.cache
 def load_related() -> Fusion:
     """Read the packaged related.toml once per process."""
-    path = resources.files("services.pipeline") / "related.toml"
-    return parse_related(path.read_text(encoding="utf-8"))
+    return read_packaged("related.toml", FEATURES)
 
 
 def find_related(
