@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Table, bindparam, create_engine, event, func, insert, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Insert
 
 # Execution option naming how a SQLite transaction begins.
 SQLITE_BEGIN = "sqlite_begin"
@@ -135,6 +137,33 @@ def lock_keys(session: Session, keys: Iterable[str]) -> None:
             ),
             {"keys": hashes},
         )
+
+
+def insert_rows(
+    session: Session, target: Table, rows: Sequence[Mapping[str, Any]], **same: Any
+) -> None:
+    """Insert rows that all name the same columns; `same`: columns of one value for all.
+
+    On PostgreSQL as one statement over one array a column: psycopg sends
+    an executemany's rows one by one, some 120 match keys and 40 tags a
+    document (docs/performance.md). Caller commits.
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(target), [{**row, **same} for row in rows])
+        return
+    names = tuple(rows[0])
+    arrays = {n: [row[n] for row in rows] for n in names}
+    session.execute(_from_arrays(target, names, tuple(same)), {**arrays, **same})
+
+
+@functools.cache
+def _from_arrays(target: Table, names: tuple[str, ...], same: tuple[str, ...]) -> Insert:
+    arrays = [bindparam(n, type_=postgresql.ARRAY(target.c[n].type)) for n in names]
+    unnested = func.unnest(*arrays).table_valued(*names).render_derived()
+    values = [bindparam(n, type_=target.c[n].type) for n in same]
+    return insert(target).from_select([*names, *same], select(*unnested.c, *values))
 
 
 def _key_hash(key: str) -> int:

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Update, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert, ReturningInsert
 
+from services.storage.db import insert_rows
 from services.storage.models import (
     FAILED,
     PROCESSED,
@@ -336,8 +337,7 @@ def add_tags(session: Session, tags: Mapping[str, list[dict[str, Any]]]) -> None
         for document_id, found in tags.items()
         for tag_id in sorted({tag["id"] for tag in found})
     ]
-    if rows:
-        session.execute(insert(table(DocumentTag)), rows)
+    insert_rows(session, table(DocumentTag), rows)
 
 
 # The error of a document that normalization left without text: no retry

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, TextClause, bindparam, delete, func, insert, or_, select, text
+from sqlalchemy import Row, TextClause, delete, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from services.pipeline.dedup import Candidate
 from services.pipeline.fingerprint import Fingerprint
+from services.storage.db import insert_rows
 from services.storage.models import (
     PROCESSED,
     Document,
@@ -272,25 +273,5 @@ def outdated(session: Session, version: int) -> list[str]:
 
 
 def _add_postings(session: Session, pairs: list[tuple[str, str]], added_at: datetime) -> None:
-    if not pairs:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        # One statement for all the postings: psycopg sends an executemany's
-        # rows one by one, some 120 a document (docs/performance.md).
-        keys = [key for key, _ in pairs]
-        ids = [document_id for _, document_id in pairs]
-        session.execute(_postings_from_arrays(), {"keys": keys, "ids": ids, "added_at": added_at})
-        return
-    session.execute(
-        insert(table(MatchKey)),
-        [{"key": key, "document_id": i, "added_at": added_at} for key, i in pairs],
-    )
-
-
-@functools.cache
-def _postings_from_arrays() -> TextClause:
-    return text(
-        'INSERT INTO match_keys ("key", document_id, added_at)'
-        " SELECT k, d, :added_at FROM unnest(CAST(:keys AS text[]), CAST(:ids AS text[]))"
-        " AS postings(k, d)"
-    ).bindparams(bindparam("added_at", type_=table(MatchKey).c.added_at.type))
+    rows = [{"key": key, "document_id": i} for key, i in pairs]
+    insert_rows(session, table(MatchKey), rows, added_at=added_at)
