@@ -1,4 +1,4 @@
-"""Engines, sessions and the locks that make concurrent writers safe."""
+"""Engines, sessions, the locks that make concurrent writers safe, and bulk inserts."""
 
 from __future__ import annotations
 
