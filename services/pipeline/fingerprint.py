@@ -21,8 +21,6 @@ A fingerprint has three parts, all derived from the normalized document:
   most shared first:
 
   ====================  ==================================================
-  ``lsh:<band>:<hex>``  one per MinHash band (42 bands of 3 rows at the
-                        default LSH threshold 0.5): near duplicates
   ``n3:<a>|<b>|<c>``    sorted triple of the six most specific numbers
   ``n2:<a>|<b>``        the pair, when a document has only two such numbers
   ``n1:<n>``            each specific number (not a year, at least 100 or
@@ -40,17 +38,19 @@ A fingerprint has three parts, all derived from the normalized document:
                         (`containment`): a cut or re-edited copy
   ====================  ==================================================
 
-  Every key but ``lsh:`` and ``cs:`` survives translation, and a document
-  with any number or word of five letters has some (single keys make sure
-  of it). At most 150 keys per document (42 + 20 + 6 + 12 + 25 + 10 + 9 +
-  10 + 16 = 150). A single key that many documents share costs nothing more: the
-  lookup reads only its newest postings, and candidates sharing more keys
-  rank first. Changing `FingerprintSettings`, the skeleton or `DATA_VERSION`
-  changes the keys: stored documents must then be fingerprinted again.
+  Every key but ``cs:`` survives translation, and a document with any
+  number or word of five letters has some (single keys make sure of it).
+  A near duplicate shares the ``cs:`` keys and those of its facts; the
+  MinHash signature measures it once found. At most 108 keys per document
+  (20 + 6 + 12 + 25 + 10 + 9 + 10 + 16 = 108). A single key that many
+  documents share costs nothing more: the lookup reads only its newest
+  postings, and candidates sharing more keys rank first. Changing
+  `FingerprintSettings`, the skeleton or `DATA_VERSION` changes the keys:
+  stored documents must then be fingerprinted again.
 
 Name and word skeletons are `text.skeleton.skeleton`, the same key a
 person's tag id is made of. Where each part lives: `matching/minhash.py`
-(shingles, MinHash, LSH shape), `matching/evidence.py` and
+(shingles, MinHash), `matching/evidence.py` and
 `matching/facts.py` (what a translation keeps), `matching/keys.py` (the
 index keys), `matching/score.py` (comparing two documents' data, for
 `dedup`), `containment.py` (the containment sketch and its ``cs:`` keys).
@@ -66,7 +66,7 @@ from typing import Any
 
 from services.pipeline import containment
 from services.pipeline.matching.evidence import extract_evidence
-from services.pipeline.matching.keys import band_keys, evidence_keys
+from services.pipeline.matching.keys import evidence_keys
 from services.pipeline.matching.lexicon import Lexicon, load_lexicon
 from services.pipeline.matching.minhash import encode_signature, minhash
 from services.pipeline.matching.score import Side
@@ -78,7 +78,9 @@ from services.pipeline.tag import Tag
 # 5: kana keep their voicing marks; a hyphenated name's second word is a name.
 # 6: Bengali and Urdu month names; Bengali, Urdu, Hindi and Ukrainian number words;
 #    Greek ordinal days (6ης Οκτωβρίου).
-DATA_VERSION = 6
+# 7: no MinHash band keys (`lsh:`): the containment and evidence keys found
+#    every near duplicate they found (docs/performance.md).
+DATA_VERSION = 7
 
 
 @dataclass(frozen=True)
@@ -130,9 +132,5 @@ def fingerprint(
     bottom, contained_keys, data["nc"] = containment.sketch(normalized.matching_text)
     data["cs"] = containment.encode(bottom)
 
-    keys: list[str] = []
-    if shingle_count:
-        keys.extend(band_keys(signature, settings))
-    keys.extend(evidence_keys(evidence, settings))
-    keys.extend(contained_keys)
+    keys = [*evidence_keys(evidence, settings), *contained_keys]
     return Fingerprint(content_hash=digest, keys=tuple(dict.fromkeys(keys)), data=data)

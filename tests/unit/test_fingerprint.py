@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,7 @@ from hypothesis import strategies as st
 
 from services.pipeline.fingerprint import Fingerprint, FingerprintSettings, fingerprint
 from services.pipeline.matching.evidence import evidence_weight
-from services.pipeline.matching.keys import band_keys
-from services.pipeline.matching.minhash import lsh_shape, minhash, shingle_hashes
+from services.pipeline.matching.minhash import minhash, shingle_hashes
 from services.pipeline.normalize import RawDocument, normalize
 from services.pipeline.text.skeleton import skeleton
 
@@ -57,24 +55,11 @@ def test_minhash_equals_datasketch_legacy_minhash() -> None:
     assert np.array_equal(signature, reference.hashvalues)
 
 
-def test_lsh_shape_catches_pairs_at_the_threshold() -> None:
-    assert lsh_shape(FingerprintSettings()) == (42, 3)
-    assert lsh_shape(FingerprintSettings(lsh_threshold=0.7)) == (32, 4)
-
-
-def test_band_keys_have_one_key_per_band() -> None:
-    config = FingerprintSettings()
-    signature, _ = minhash("one two three four five six", config)
-    keys = band_keys(signature, config)
-    assert len(keys) == 42
-    assert all(re.fullmatch(r"lsh:\d+:[0-9a-f]{16}", key) for key in keys)
-
-
 def test_evidence_keys_are_bounded_and_of_known_kinds() -> None:
     fp = fingerprint_of(seed("000"))
-    evidence_keys = [k for k in fp.keys if not k.startswith(("lsh:", "cs:"))]
+    evidence_keys = [k for k in fp.keys if not k.startswith("cs:")]
     assert evidence_keys
-    assert len(fp.keys) <= 150
+    assert len(fp.keys) <= 108
     kinds = {key.partition(":")[0] for key in evidence_keys}
     assert kinds <= {"n3", "n2", "n1", "ev", "nm", "nn", "w", "tg"}
     assert "w" in kinds

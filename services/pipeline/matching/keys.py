@@ -1,31 +1,15 @@
-"""The keys a document is indexed under: LSH bands and evidence combinations."""
+"""The keys a document is indexed under: combinations of the evidence a translation keeps."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 
-import numpy as np
-
 from services.pipeline.matching.evidence import Evidence, evidence_weight
-from services.pipeline.matching.minhash import lsh_shape
 from services.pipeline.matching.settings import FingerprintSettings
 
 
-def band_keys(signature: np.ndarray, settings: FingerprintSettings) -> list[str]:
-    """Return one `lsh:<band>:<hex>` key per band of the signature."""
-    bands, rows = lsh_shape(settings)
-    values = signature.astype("<u4")
-    keys = []
-    for band in range(bands):
-        chunk = values[band * rows : (band + 1) * rows].tobytes()
-        digest = hashlib.blake2b(chunk, digest_size=8, salt=b"r%d" % rows).hexdigest()
-        keys.append(f"lsh:{band}:{digest}")
-    return keys
-
-
 def evidence_keys(evidence: Evidence, settings: FingerprintSettings) -> list[str]:
-    """Return the keys that survive translation (every kind but `lsh:`), in order."""
+    """Return the keys that survive translation, in order."""
     numbers = sorted(
         (k[2:] for k in evidence.positions if k.startswith("n:")),
         key=lambda v: (-evidence_weight("n:" + v), v),

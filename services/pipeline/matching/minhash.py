@@ -1,4 +1,4 @@
-"""MinHash signatures of word shingles, and their LSH bands (near duplicates).
+"""MinHash signatures of word shingles: the Jaccard estimate of near duplicates.
 
 The permutations are datasketch's "legacy" MinHash parameters (a test checks
 the signatures against datasketch); the hashing runs vectorised in numpy.
@@ -85,21 +85,6 @@ def minhash(matching_text: str, settings: FingerprintSettings) -> tuple[np.ndarr
     with np.errstate(over="ignore"):
         permuted = (hashes[:, None] * a + b) % _MERSENNE_PRIME & _MAX_HASH
     return permuted.min(axis=0), len(hashes)
-
-
-def lsh_shape(settings: FingerprintSettings) -> tuple[int, int]:
-    """Return (bands, rows): the most rows per band that still catch 99%.
-
-    Pairs at the LSH threshold Jaccard become candidates with probability
-    at least 0.99; more rows make keys more selective.
-    """
-    best = (settings.num_perm, 1)
-    for rows in range(1, settings.num_perm + 1):
-        bands = settings.num_perm // rows
-        caught = 1 - (1 - settings.lsh_threshold**rows) ** bands
-        if caught >= 0.99:
-            best = (bands, rows)
-    return best
 
 
 def encode_signature(signature: np.ndarray) -> str:

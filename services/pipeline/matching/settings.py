@@ -11,7 +11,6 @@ class FingerprintSettings:
 
     num_perm: int = 128
     shingle_size: int = 3
-    lsh_threshold: float = 0.5
     seed: int = 1
     key_numbers: int = 6
     key_names: int = 5
