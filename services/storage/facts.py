@@ -18,6 +18,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from services.pipeline.specificity import Frequencies
+from services.storage.db import one_of
 from services.storage.models import FactCount, table
 
 WINDOW_DAYS = 14
@@ -30,7 +31,10 @@ def frequencies(session: Session, keys: Iterable[str], today: date) -> Frequenci
     counts = table(FactCount)
     rows = session.execute(
         select(counts.c.key, func.sum(counts.c.count))
-        .where(counts.c.key.in_(wanted), counts.c.day > today.toordinal() - WINDOW_DAYS)
+        .where(
+            one_of(session, counts.c.key, wanted),
+            counts.c.day > today.toordinal() - WINDOW_DAYS,
+        )
         .group_by(counts.c.key)
     )
     found = {key: int(total) for key, total in rows}

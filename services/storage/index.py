@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from services.pipeline.dedup import Candidate
 from services.pipeline.fingerprint import Fingerprint
-from services.storage.db import insert_rows
+from services.storage.db import insert_rows, one_of
 from services.storage.models import (
     PROCESSED,
     Document,
@@ -123,7 +123,8 @@ def _signatures(session: Session, ids: list[str]) -> list[Candidate]:
     missing = [i for i in ids if i not in found]
     if missing:
         signatures = table(Signature)
-        for row in session.execute(select(signatures).where(signatures.c.document_id.in_(missing))):
+        read = select(signatures).where(one_of(session, signatures.c.document_id, missing))
+        for row in session.execute(read):
             found[row.document_id] = candidate = _candidate(row)
             _recent.put(candidate)
     return [found[i] for i in ids if i in found]

@@ -32,6 +32,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from services.pipeline.embedding import decode_vector, encode_vector
+from services.storage.db import one_of
 from services.storage.models import Document, Vector, table
 
 WINDOW = 20_000
@@ -146,7 +147,9 @@ def nearest(
     vectors = table(Vector)
     wanted = sorted({ids[i] for found in sides for side in found for i in side})
     alive = set(
-        session.scalars(select(vectors.c.document_id).where(vectors.c.document_id.in_(wanted)))
+        session.scalars(
+            select(vectors.c.document_id).where(one_of(session, vectors.c.document_id, wanted))
+        )
     )
     ranked = []
     for row, found in zip(cosines, sides, strict=True):
@@ -166,7 +169,7 @@ def read(session: Session, model: str, ids: Sequence[str]) -> dict[str, np.ndarr
         vectors = table(Vector)
         rows = session.execute(
             select(vectors.c.document_id, vectors.c.vector).where(
-                vectors.c.document_id.in_(missing), vectors.c.model == model
+                one_of(session, vectors.c.document_id, missing), vectors.c.model == model
             )
         )
         found.update({row.document_id: decode_vector(row.vector) for row in rows})
