@@ -9,7 +9,8 @@
   same storage (`auth.limit_failures`).
 - JSON bodies nested deeper than MAX_JSON_DEPTH get 400 before any view
   parses them, so no request can end in a RecursionError; strings that no
-  database can store (NUL, unpaired surrogates) get 422 (400 in the URL).
+  database can store (NUL, unpaired surrogates) get 422 (400 in the URL),
+  and so do integers wider than 64 bits.
 - A database that does not answer gives 503 with Retry-After, not 500.
 """
 
@@ -133,19 +134,29 @@ def storable(text: str) -> bool:
     return True
 
 
-def unstorable_fields(value: Any, prefix: str = "json", limit: int = 20) -> list[str]:
-    """Return the paths (`json.documents.0.title`) of strings that cannot be stored."""
-    found: list[str] = []
+# Integers JSON storage keeps exactly (orjson, on both databases): a wider
+# one could not be stored, and read back it would be a float.
+STORABLE_INTEGERS = range(-(2**63), 2**64)
+UNSTORABLE_TEXT = "Contains NUL or unpaired surrogate characters."
+UNSTORABLE_INTEGER = "An integer out of the range -2**63 to 2**64 - 1."
+
+
+def unstorable_fields(value: Any, prefix: str = "json", limit: int = 20) -> list[tuple[str, str]]:
+    """Return the paths (`json.documents.0.title`) of values that cannot be stored, and why."""
+    found: list[tuple[str, str]] = []
     stack: list[tuple[str, Any]] = [(prefix, value)]
     while stack and len(found) < limit:
         path, node = stack.pop()
         if isinstance(node, str):
             if not storable(node):
-                found.append(path)
+                found.append((path, UNSTORABLE_TEXT))
+        elif isinstance(node, int) and not isinstance(node, bool):
+            if node not in STORABLE_INTEGERS:
+                found.append((path, UNSTORABLE_INTEGER))
         elif isinstance(node, dict):
             for key, child in node.items():
                 if not storable(key):
-                    found.append(path)
+                    found.append((path, UNSTORABLE_TEXT))
                 else:
                     stack.append((f"{path}.{key}", child))
         elif isinstance(node, list):
@@ -178,12 +189,11 @@ def _check_input() -> Response | None:
         )
     unstorable = unstorable_fields(body)
     if unstorable:
-        message = "Contains NUL or unpaired surrogate characters."
         return problem(
             422,
             "Invalid fields",
-            "Some strings cannot be stored.",
-            [{"field": field, "message": message} for field in unstorable],
+            "Some values cannot be stored.",
+            [{"field": field, "message": message} for field, message in unstorable],
         )
     return None
 

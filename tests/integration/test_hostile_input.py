@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.api import security
 from services.storage.models import Document
 from tests.helpers import wait_for
 
@@ -121,6 +122,44 @@ def test_nul_characters_get_422_naming_the_field(
     assert response.status_code == 422
     assert field in {error["field"] for error in response.json["errors"]}
     assert _count(sessions) == 0
+
+
+WIDE = "1" + "0" * 30
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("", '{"content": "ok", "metadata": {"id": 18446744073709551616}}', "json.metadata.id"),
+        (
+            "",
+            '{"content": "ok", "metadata": {"ids": [1, -9223372036854775809]}}',
+            "json.metadata.ids.1",
+        ),
+        (
+            "/batch",
+            f'{{"documents": [{{"content": "ok", "metadata": {{"n": {WIDE}}}}}]}}',
+            "json.documents.0.metadata.n",
+        ),
+    ],
+)
+def test_integers_wider_than_64_bits_get_422_naming_the_field(
+    client: FlaskClient, path: str, body: str, field: str, sessions: sessionmaker[Session]
+) -> None:
+    response = client.post(f"/v1/documents{path}", data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.content_type == PROBLEM
+    errors = {error["field"]: error["message"] for error in response.json["errors"]}
+    assert errors == {field: security.UNSTORABLE_INTEGER}
+    assert _count(sessions) == 0
+
+
+def test_integers_at_the_edges_of_64_bits_are_accepted(client: FlaskClient) -> None:
+    metadata = {"low": -(2**63), "high": 2**64 - 1, "flag": True}
+    response = client.post("/v1/documents", json={"content": "ok", "metadata": metadata})
+    assert response.status_code == 202
+    stored = client.get(f"/v1/documents/{response.json['id']}?include=raw").json
+    assert stored["raw"]["metadata"] == metadata
 
 
 def test_unpaired_surrogates_get_422(client: FlaskClient) -> None:
