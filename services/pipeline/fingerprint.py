@@ -78,8 +78,8 @@ from services.pipeline.tag import Tag
 # 5: kana keep their voicing marks; a hyphenated name's second word is a name.
 # 6: Bengali and Urdu month names; Bengali, Urdu, Hindi and Ukrainian number words;
 #    Greek ordinal days (6ης Οκτωβρίου).
-# 7: no MinHash band keys (`lsh:`): the containment and evidence keys found
-#    every near duplicate they found (docs/performance.md).
+# 7: no MinHash band keys (`lsh:`): the containment and fact keys found
+#    every near duplicate the bands found (docs/performance.md).
 DATA_VERSION = 7
 
 

@@ -1,4 +1,4 @@
-"""Engines, sessions, the locks that make concurrent writers safe, and bulk inserts."""
+"""Engines, sessions, the locks that make concurrent writers safe, bulk inserts, long IN lists."""
 
 from __future__ import annotations
 
