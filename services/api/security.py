@@ -150,9 +150,6 @@ def unstorable_fields(value: Any, prefix: str = "json", limit: int = 20) -> list
         if isinstance(node, str):
             if not storable(node):
                 found.append((path, UNSTORABLE_TEXT))
-        elif isinstance(node, int) and not isinstance(node, bool):
-            if node not in STORABLE_INTEGERS:
-                found.append((path, UNSTORABLE_INTEGER))
         elif isinstance(node, dict):
             for key, child in node.items():
                 if not storable(key):
@@ -161,6 +158,8 @@ def unstorable_fields(value: Any, prefix: str = "json", limit: int = 20) -> list
                     stack.append((f"{path}.{key}", child))
         elif isinstance(node, list):
             stack.extend((f"{path}.{index}", child) for index, child in enumerate(node))
+        elif type(node) is int and node not in STORABLE_INTEGERS:  # not bool, a subclass
+            found.append((path, UNSTORABLE_INTEGER))
     return sorted(found)
 
 
