@@ -146,7 +146,7 @@ def insert_rows(
     """Insert rows that all name the same columns; `same`: columns of one value for all.
 
     On PostgreSQL as one statement over one array a column: psycopg sends
-    an executemany's rows one by one, some 120 match keys and 40 tags a
+    an executemany's rows one by one, some 90 match keys and 40 tags a
     document (docs/performance.md). Caller commits.
     """
     if not rows:
