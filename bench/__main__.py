@@ -9,8 +9,9 @@ Runs, in order, on one generated corpus (bench/corpus.py):
    database grown to each `--scale` size (bulk-filled from `analyze`
    results), dedup per document and the feed page timed at each
    (bench/scale.py);
-2. the in-process limit: the pipeline stages plus `decide`, on one core and
-   on a pool of one process per core (bench/limit.py), just before
+2. the in-process limit: the pipeline stages plus `decide` and related
+   coverage, on one core and on a pool of one process per core
+   (bench/limit.py), just before
 3. the real service, started with `services.supervisor.start` on a fresh
    database and Redis database number, driven over HTTP only: sustained
    rate (seen on the live feed stream, with the CPU each process used),

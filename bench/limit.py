@@ -1,4 +1,5 @@
-"""The in-process limit: the pipeline stages and `decide`, no HTTP, queue or database.
+"""The in-process limit: the pipeline stages, `decide` and related coverage, no HTTP,
+queue or database: the work a worker does for a document, in memory.
 
 Candidates come from an in-memory inverted index that mimics the storage
 lookup (`services.storage.index.find_candidates`): the stored documents with
@@ -20,11 +21,12 @@ import numpy as np
 from services.config import Config
 from services.pipeline.analyze import STAGES, analyze
 from services.pipeline.analyze import warm as warm_pipeline
-from services.pipeline.dedup import Candidate, Context, decide
+from services.pipeline.dedup import Candidate, Context, assess, conclude
 from services.pipeline.embedding import embedding_text, load_embedder
 from services.pipeline.fingerprint import Fingerprint
+from services.pipeline.related import find_related
 from services.pipeline.specificity import Frequencies, fact_keys
-from services.processing import BATCH, NEW_STORY, raw_document
+from services.processing import BATCH, NEW_STORY, cosines, raw_document
 from services.storage.index import POSTINGS_PER_KEY
 from services.storage.vectors import NEIGHBOURS, nearest_each_side
 
@@ -84,7 +86,8 @@ class Run:
 
 
 def process_all(payloads: list[dict[str, Any]]) -> Run:
-    """Analyze each payload and decide it against the ones before, timing every stage.
+    """Analyze each payload, decide it against the ones before and find its related
+    coverage, timing every stage.
 
     With embeddings on (`EMBEDDINGS`), documents are embedded in batches of
     `processing.BATCH`, as a worker's task does (stage `embed`), and the
@@ -111,22 +114,33 @@ def process_all(payloads: list[dict[str, Any]]) -> Run:
             candidates = index.candidates(analysis.fingerprint)
             if vector is not None and stored_vectors:
                 window = np.vstack(stored_vectors[-VECTOR_WINDOW:])
-                cosines = window @ vector
+                similarities = window @ vector
                 known = {c.document_id for c in candidates}
                 base = max(0, len(stored_ids) - VECTOR_WINDOW)
                 languages = np.array(stored_languages[-VECTOR_WINDOW:])
                 same = languages == analysis.language.code
-                for side in nearest_each_side(cosines, same, NEIGHBOURS):
+                for side in nearest_each_side(similarities, same, NEIGHBOURS):
                     for i in side:
                         found = stored_ids[base + int(i)]
                         if found not in known:
                             candidates.append(index.stored(found))
-            match = decide(
+            frequencies = Frequencies(counts, counts["*"])
+            match = conclude(
+                assess(
+                    analysis.fingerprint,
+                    analysis.language.code,
+                    analysis.normalized.published_at,
+                    candidates,
+                    context=Context(vector, frequencies),
+                )
+            )
+            find_related(
                 analysis.fingerprint,
-                analysis.language.code,
                 analysis.normalized.published_at,
                 candidates,
-                context=Context(vector, Frequencies(counts, counts["*"])),
+                story_id=match.story_id if match else None,
+                cosines=cosines(vector, candidates),
+                frequencies=frequencies,
             )
             for stage in STAGES:
                 run.seconds[stage].append(analysis.seconds[stage])

@@ -303,7 +303,7 @@ def _record_all(
             analysis.normalized.published_at,
             weighed_candidates,
             story_id=story_id,
-            cosines=_cosines(item.vector, weighed_candidates),
+            cosines=cosines(item.vector, weighed_candidates),
             frequencies=item.frequencies,
         )
         decided = time.perf_counter()
@@ -394,7 +394,7 @@ def _near(stored: np.ndarray | None, new: np.ndarray | None) -> bool:
     return stored is not None and new is not None and float(stored @ new) >= BATCH_NEIGHBOUR_COSINE
 
 
-def _cosines(vector: np.ndarray | None, candidates: list[Candidate]) -> dict[str, float] | None:
+def cosines(vector: np.ndarray | None, candidates: Sequence[Candidate]) -> dict[str, float] | None:
     """Return the embedding cosine of each candidate with a vector (None without one)."""
     if vector is None:
         return None
