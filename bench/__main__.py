@@ -57,6 +57,7 @@ from bench.backends import redis_database
 from bench.corpus import ORIGINAL, article, articles
 from bench.stats import median, percentile
 from services.config import Config
+from services.pipeline.embedding import one_blas_thread
 from services.storage.scratch import scratch_database
 from services.supervisor import default_concurrency
 
@@ -231,6 +232,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     payloads = [a.payload for a in corpus]
     kinds = [a.kind for a in corpus]
     base = os.environ.get("DATABASE_URL")
+    one_blas_thread()  # The storage figures run a worker's path here, configured as one.
     with tempfile.TemporaryDirectory(prefix="bench-") as directory, limit.start_pool(cores) as pool:
         tmp = Path(directory)
         with scratch_database(base, tmp, "bench_scale") as scale_url:

@@ -22,7 +22,7 @@ from services.config import Config
 from services.pipeline.analyze import STAGES, analyze
 from services.pipeline.analyze import warm as warm_pipeline
 from services.pipeline.dedup import Candidate, Context, assess, conclude
-from services.pipeline.embedding import embedding_text, load_embedder
+from services.pipeline.embedding import embedding_text, load_embedder, one_blas_thread
 from services.pipeline.fingerprint import Fingerprint
 from services.pipeline.related import find_related
 from services.pipeline.specificity import Frequencies, fact_keys
@@ -172,7 +172,11 @@ def process_all(payloads: list[dict[str, Any]]) -> Run:
 
 
 def warm(_: object = None) -> int:
-    """Load the lexicons and models; return the process id (pool initializer and probe)."""
+    """Load the lexicons and models; return the process id (pool initializer and probe).
+
+    BLAS runs on one thread, as in a worker's pool process.
+    """
+    one_blas_thread()
     warm_pipeline()
     return os.getpid()
 

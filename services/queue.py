@@ -130,8 +130,9 @@ def create_celery(config: Config | None = None) -> Celery:
 def _load_model(setting: str, **_: Any) -> None:
     # In each pool process, after the fork: the engine's threads do not
     # survive a fork, so the model is loaded here rather than before it.
-    from services.pipeline.embedding import load_embedder
+    from services.pipeline.embedding import load_embedder, one_blas_thread
 
+    one_blas_thread()
     embedder = load_embedder(setting)
     if embedder is not None:
         embedder.embed(["warm-up"])

