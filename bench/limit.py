@@ -1,5 +1,6 @@
-"""The in-process limit: the pipeline stages, `decide` and related coverage, no HTTP,
-queue or database: the work a worker does for a document, in memory.
+"""The in-process limit: a worker's work for a document, in memory, no HTTP, queue or database.
+
+The pipeline stages, `decide` and related coverage.
 
 Candidates come from an in-memory inverted index that mimics the storage
 lookup (`services.storage.index.find_candidates`): the stored documents with
@@ -86,8 +87,9 @@ class Run:
 
 
 def process_all(payloads: list[dict[str, Any]]) -> Run:
-    """Analyze each payload, decide it against the ones before and find its related
-    coverage, timing every stage.
+    """Analyze, match and link each payload against the ones before, timing every stage.
+
+    Matching is `decide`'s, linking is related coverage (`find_related`).
 
     With embeddings on (`EMBEDDINGS`), documents are embedded in batches of
     `processing.BATCH`, as a worker's task does (stage `embed`), and the
