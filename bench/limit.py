@@ -22,7 +22,7 @@ import numpy as np
 from services.config import Config
 from services.pipeline.analyze import STAGES, analyze
 from services.pipeline.analyze import warm as warm_pipeline
-from services.pipeline.dedup import Candidate, Context, assess, conclude
+from services.pipeline.dedup import Candidate, Context, decide
 from services.pipeline.embedding import embedding_text, load_embedder, one_blas_thread
 from services.pipeline.fingerprint import Fingerprint
 from services.pipeline.related import find_related
@@ -89,7 +89,7 @@ class Run:
 def process_all(payloads: list[dict[str, Any]]) -> Run:
     """Analyze, match and link each payload against the ones before, timing every stage.
 
-    Matching is `decide`'s, linking is related coverage (`find_related`).
+    Matching is `decide`, linking is related coverage (`find_related`).
 
     With embeddings on (`EMBEDDINGS`), documents are embedded in batches of
     `processing.BATCH`, as a worker's task does (stage `embed`), and the
@@ -127,14 +127,12 @@ def process_all(payloads: list[dict[str, Any]]) -> Run:
                         if found not in known:
                             candidates.append(index.stored(found))
             frequencies = Frequencies(counts, counts["*"])
-            match = conclude(
-                assess(
-                    analysis.fingerprint,
-                    analysis.language.code,
-                    analysis.normalized.published_at,
-                    candidates,
-                    context=Context(vector, frequencies),
-                )
+            match = decide(
+                analysis.fingerprint,
+                analysis.language.code,
+                analysis.normalized.published_at,
+                candidates,
+                context=Context(vector, frequencies),
             )
             find_related(
                 analysis.fingerprint,
