@@ -103,7 +103,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--concurrency",
         type=int,
-        help="worker pool processes (default: as `make run`, cores; cores + 1 with a server)",
+        help="worker pool processes (default: as `make run`, one per core)",
     )
     parser.add_argument("--api-workers", type=int, default=2)
     parser.add_argument(
@@ -167,7 +167,7 @@ def _service(
             "DATABASE_URL": url,
             "REDIS_URL": redis_url,
         }
-        concurrency = args.concurrency or default_concurrency(url)
+        concurrency = args.concurrency or default_concurrency()
         with (
             stack.running(
                 environ,
@@ -217,7 +217,7 @@ def _faults(
             faults.Load(rate, timing, seed=args.seed, first_document=1_000_000),
             database_url=url,
             directory=tmp,
-            concurrency=args.concurrency or default_concurrency(url),
+            concurrency=args.concurrency or default_concurrency(),
             api_workers=args.api_workers,
         )
 

@@ -59,7 +59,7 @@ def run_live(docs: list[Doc], mode: str, timeout: float = 900) -> list[Outcome]:
             with (
                 stack.running(
                     environ,
-                    concurrency=default_concurrency(url),
+                    concurrency=default_concurrency(),
                     api_workers=2,
                     log_path=tmp / "stack.log",
                 ) as service,

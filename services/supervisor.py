@@ -306,16 +306,14 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def default_concurrency(database_url: str) -> int:
-    """Return the worker's pool size: one process per core, one more with a database server.
+def default_concurrency() -> int:
+    """Return the worker's pool size: one process per core, with either database.
 
-    A document's processing waits on a database server for part of its time;
-    the extra process keeps every core busy meanwhile. SQLite writes one
-    transaction at a time in the processes' own CPU time, and an extra
-    process only adds contention. The measurements: docs/performance.md.
+    A document's processing is CPU work, the embedding above all: with a
+    database server, a process more than the cores made each document cost
+    more CPU and the pool no faster. The measurements: docs/performance.md.
     """
-    cores = os.cpu_count() or 1
-    return cores if database_url.startswith("sqlite") else cores + 1
+    return os.cpu_count() or 1
 
 
 def worker_command(concurrency: int, schedule: Path) -> list[str]:
@@ -376,7 +374,7 @@ def start(
     env[MULTIPROC_ENV] = prepare_multiprocess_dir(VAR_DIR / "prometheus" / str(port))
     if worker:
         command = worker_command(
-            concurrency or default_concurrency(config.database_url),
+            concurrency or default_concurrency(),
             # Per stack, so a second stack (the benchmark's) never shares beat's file.
             VAR_DIR / f"celerybeat-schedule-{port}",
         )
