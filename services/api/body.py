@@ -12,6 +12,7 @@ from typing import Any
 import flask
 import flask_smorest
 from flask import g, request
+from marshmallow import Schema
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
@@ -49,3 +50,7 @@ class Blueprint(flask_smorest.Blueprint):
     """flask-smorest's Blueprint, its arguments read with `Parser`."""
 
     ARGUMENTS_PARSER = Parser()
+
+    def arguments(self, schema: type[Schema] | Schema, *args: Any, **kwargs: Any) -> Any:
+        """flask-smorest's, with a schema class made an instance once, not on every request."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)

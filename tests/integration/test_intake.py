@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.app import create_app
@@ -215,6 +215,31 @@ def test_a_batch_body_is_parsed_once(client: FlaskClient, monkeypatch: pytest.Mo
     assert response.status_code == 200
     assert response.json["accepted"] == 20
     assert parses.count(body) == 1
+
+
+def test_a_batch_of_new_documents_is_one_statement_on_the_documents(
+    app: Flask, client: FlaskClient
+) -> None:
+    # The insert counts what it stored: only a batch it skipped rows of looks keys up.
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "documents" in statement:
+            statements.append(statement.split(None, 1)[0].upper())
+
+    new = [{"content": f"new {n}", "source": "s", "external_id": str(n)} for n in range(6)]
+    engine = app.extensions["ingest"].engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        first = client.post("/v1/documents/batch", json={"documents": new[:5]})
+        first_statements = list(statements)
+        again = client.post("/v1/documents/batch", json={"documents": new[3:]})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert first.json["accepted"] == 5
+    assert first_statements == ["INSERT"]
+    assert (again.json["accepted"], again.json["repeated"]) == (1, 2)
+    assert statements[len(first_statements) :] == ["INSERT", "SELECT"]
 
 
 def test_batch_over_the_item_limit_is_rejected(client: FlaskClient) -> None:
