@@ -191,6 +191,7 @@ def _from_arrays(
     return statement.on_conflict_do_nothing() if skip_conflicts else statement
 
 
+@functools.cache
 def _insert(target: Table, skip_conflicts: bool) -> sqlite.Insert:
     statement = sqlite.insert(target)
     return statement.on_conflict_do_nothing() if skip_conflicts else statement
