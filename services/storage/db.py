@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import Engine, Table, bindparam, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -77,7 +76,10 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
 def _binary_lists(dbapi_connection: Any, _record: Any) -> None:
     # Lists (the arrays of match keys, lock keys, fact counts) go in
     # PostgreSQL's binary array format: psycopg writes the text format one
-    # element at a time in Python, some four times the CPU.
+    # element at a time in Python, some four times the CPU. Imported here:
+    # psycopg, some 9 MB in each process, is for PostgreSQL only.
+    from psycopg.types.array import ListBinaryDumper
+
     dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
 
 
