@@ -99,6 +99,24 @@ class Side:
         return self.groups["n"] | self.groups["d"] | self.groups["m"]
 
     @functools.cached_property
+    def names(self) -> list[str]:
+        return sorted(self.groups["s"])
+
+    @functools.cached_property
+    def short_names(self) -> list[str]:
+        return [key for key in self.names if len(key) == 5]
+
+    @functools.cached_property
+    def country_names(self) -> dict[str, set[str]]:
+        """The name keys whose surface is a country's name, by the country's entity key."""
+        found: dict[str, set[str]] = {}
+        for skeleton, surface in (self.data.get("sf") or {}).items():
+            code = _country_code(str(surface))
+            if code:
+                found.setdefault(f"{_COUNTRY}{code}", set()).add(f"s:{skeleton}")
+        return found
+
+    @functools.cached_property
     def facts_weight(self) -> float:
         return self.weights["n"] + self.weights["d"] + self.weights["m"]
 
@@ -209,7 +227,7 @@ def _specific(
     shared names that are not a shared country's name.
     """
     reference = reference_date(mine.published_at, theirs.published_at)
-    country_names = _country_names(mine.side.data, theirs.side.data, entities)
+    country_names = _country_names(mine.side, theirs.side, entities)
     weights: dict[str, float] = {}
     by_kind: dict[str, float] = {}
     for p, q in matched:
@@ -249,17 +267,12 @@ def _unshared_elsewhere(side: Side, other_side: Side, matched: list[tuple[str, s
     return min(counts)
 
 
-def _country_names(data: dict[str, Any], other: dict[str, Any], entities: list[str]) -> set[str]:
+def _country_names(side: Side, other_side: Side, entities: list[str]) -> set[str]:
     """Return the name keys whose surface is the name of a shared country."""
-    countries = {k for k in entities if k.startswith(_COUNTRY)}
-    if not countries:
-        return set()
-    found = set()
-    for surfaces in (data.get("sf") or {}, other.get("sf") or {}):
-        for skeleton, surface in surfaces.items():
-            code = _country_code(str(surface))
-            if code and f"{_COUNTRY}{code}" in countries:
-                found.add(f"s:{skeleton}")
+    found: set[str] = set()
+    for key in entities:
+        if key.startswith(_COUNTRY):
+            found |= side.country_names.get(key, set()) | other_side.country_names.get(key, set())
     return found
 
 
@@ -317,7 +330,7 @@ def _coverage(
         pairs = [(k, k) for k in sorted(a & b)]
         weight_a, weight_b = side.weights[kind], other_side.weights[kind]
         if kind == "s":
-            pairs += _prefix_matches(a - b, b - a)
+            pairs += _prefix_matches(side, other_side)
             # Languages capitalise different words (English titles, German
             # nouns): expect the smaller set of capitalised words to be shared,
             # and half of them against a script without letter case.
@@ -425,19 +438,27 @@ def _by_kind(evidence: dict[str, float]) -> dict[str, set[str]]:
     return groups
 
 
-def _prefix_matches(a: set[str], b: set[str]) -> list[tuple[str, str]]:
+def _prefix_matches(side: Side, other_side: Side) -> list[tuple[str, str]]:
     """Pair 3-letter skeletons of one side with the skeletons they begin on the other.
 
     Inflection can add a consonant to a short name ('ptn' Putin, 'ptns'
     Putins); such a match counts with the short key's (lower) weight. Each
-    short key pairs with the first key, in sorted order, that it begins.
+    short key that only one side has pairs with the first key, in sorted
+    order, that only the other side has and that it begins.
     """
     found = []
-    for shorter, longer, flipped in ((a, sorted(b), False), (b, sorted(a), True)):
-        for key in sorted(k for k in shorter if len(k) == 5):
-            at = bisect.bisect_left(longer, key)
-            if at < len(longer) and longer[at].startswith(key):
-                found.append((longer[at], key) if flipped else (key, longer[at]))
+    for shorter, longer, flipped in ((side, other_side, False), (other_side, side, True)):
+        mine, theirs = shorter.groups["s"], longer.groups["s"]
+        names = longer.names
+        for key in shorter.short_names:
+            if key in theirs:
+                continue
+            # Keys beginning with `key` sort together from where it would go.
+            at = bisect.bisect_left(names, key)
+            while at < len(names) and names[at].startswith(key) and names[at] in mine:
+                at += 1
+            if at < len(names) and names[at].startswith(key):
+                found.append((names[at], key) if flipped else (key, names[at]))
     return found
 
 
