@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, select, text
 from sqlalchemy.orm import Session, defer
 
-from services.storage.db import FEED_LOCK, lock
+from services.storage.db import FEED_LOCK, lock, one_of
 from services.storage.models import Document, DocumentTag, FeedEntry, table
 from services.storage.stories import related_counts
 
@@ -225,24 +225,23 @@ def load(session: Session, found: list[FeedEntry], view: str) -> Page:
     story_ids = sorted({entry.story_id for entry in found})
     if not found:
         return Page(view, [], {})
+    in_stories = one_of(session, table(Document).c.story_id, story_ids)
     if view == STORIES:
         rows = session.scalars(
-            select(Document)
-            .options(*_UNSHOWN)
-            .where(Document.story_id.in_(story_ids), Document.relation.is_(None))
+            select(Document).options(*_UNSHOWN).where(in_stories, Document.relation.is_(None))
         )
         shown = {row.story_id or "": row for row in rows}
     else:
         rows = session.scalars(
             select(Document)
             .options(*_UNSHOWN)
-            .where(Document.id.in_([entry.document_id for entry in found]))
+            .where(one_of(session, table(Document).c.id, [entry.document_id for entry in found]))
         )
         shown = {row.id: row for row in rows}
     translations: dict[str, list[tuple[str, str | None, str | None]]] = {}
     for story_id, document_id, language, title in session.execute(
         select(Document.story_id, Document.id, Document.language, Document.title)
-        .where(Document.story_id.in_(story_ids), Document.relation == TRANSLATION)
+        .where(in_stories, Document.relation == TRANSLATION)
         .order_by(Document.processed_at, Document.id)
     ):
         translations.setdefault(story_id or "", []).append((document_id, language, title))
@@ -250,7 +249,7 @@ def load(session: Session, found: list[FeedEntry], view: str) -> Page:
         story_id or "": int(count)
         for story_id, count in session.execute(
             select(Document.story_id, func.count())
-            .where(Document.story_id.in_(story_ids), Document.relation.in_(DUPLICATES))
+            .where(in_stories, Document.relation.in_(DUPLICATES))
             .group_by(Document.story_id)
         )
     }

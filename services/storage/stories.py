@@ -10,6 +10,7 @@ from sqlalchemy import Insert, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from services.storage.db import one_of
 from services.storage.models import Document, Story, StoryLink, new_id, table, utcnow
 
 
@@ -67,7 +68,7 @@ def members(session: Session, story_ids: list[str]) -> dict[str, list[Document]]
     """Return each story's processed documents, oldest first."""
     rows = session.scalars(
         select(Document)
-        .where(Document.story_id.in_(story_ids))
+        .where(one_of(session, table(Document).c.story_id, story_ids))
         .order_by(Document.processed_at, Document.id)
     )
     grouped: dict[str, list[Document]] = {story_id: [] for story_id in story_ids}
@@ -162,7 +163,7 @@ def related_counts(session: Session, story_ids: Sequence[str]) -> dict[str, int]
     links = table(StoryLink)
     rows = session.execute(
         select(links.c.story_id, func.count())
-        .where(links.c.story_id.in_(story_ids))
+        .where(one_of(session, links.c.story_id, story_ids))
         .group_by(links.c.story_id)
     )
     return {story_id: int(count) for story_id, count in rows}
