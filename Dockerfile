@@ -9,4 +9,4 @@ COPY seeds seeds
 RUN useradd --create-home ingest && mkdir -p var && chown ingest var
 USER ingest
 EXPOSE 8000 5555
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "services.app:create_app()"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "services.app:serve()"]

@@ -396,7 +396,7 @@ def start(
             "8",
             "--access-logfile",
             "-",
-            "services.app:create_app()",
+            "services.app:serve()",
         ],
         env,
     )

@@ -246,7 +246,7 @@ def _start_api_host(api: Host, env: dict[str, str], workdir: Path, logs: Path) -
     api.start(
         [
             *(PYTHON, "-m", "gunicorn", "--bind", f"{api.address}:8000", "--workers", "2"),
-            *("--worker-class", "gthread", "--threads", "4", "services.app:create_app()"),
+            *("--worker-class", "gthread", "--threads", "4", "services.app:serve()"),
         ],
         env={**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics)},
         log=logs / "api.log",

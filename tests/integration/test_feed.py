@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
+import pytest
 from flask.testing import FlaskClient
 
+from services.app import serve
+from services.config import Config
 from tests.helpers import processed, wait_for
 
 
@@ -77,3 +81,18 @@ def test_unknown_ids_get_404_problems(client: FlaskClient) -> None:
         response = client.get(path)
         assert response.status_code == 404
         assert response.content_type == "application/problem+json"
+
+
+def test_the_served_api_keeps_what_it_loaded_out_of_the_collector(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", config.database_url)
+    monkeypatch.setenv("REDIS_URL", config.redis_url)
+    frozen = gc.get_freeze_count()
+    app = serve()
+    try:
+        assert gc.get_freeze_count() > frozen
+        assert app.test_client().get("/healthz").status_code == 200
+    finally:
+        gc.unfreeze()
+        app.extensions["ingest"].engine.dispose()
